@@ -1,0 +1,16 @@
+/* dhcp_mtu.h - add the interface MTU (DHCP option 26) to DHCP replies. */
+#ifndef VMNETD_DHCP_MTU_H
+#define VMNETD_DHCP_MTU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Is this frame a DHCP/BOOTP reply (UDP 67 -> 68)? */
+bool dhcp_is_reply(uint8_t *frame, size_t len);
+/* Write option 26 = @mtu into a DHCP reply, in the padding after its end
+ * option. False when the frame is no DHCP reply, already carries option 26,
+ * or has no room; the frame is then unchanged. */
+bool dhcp_add_mtu(uint8_t *frame, size_t len, uint16_t mtu);
+
+#endif

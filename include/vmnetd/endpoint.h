@@ -1,0 +1,36 @@
+/* endpoint.h - socket addresses as users write them: unix:PATH, tcp:HOST:PORT. */
+#ifndef VMNETD_ENDPOINT_H
+#define VMNETD_ENDPOINT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+enum endpoint_type { ENDPOINT_UNIX, ENDPOINT_TCP };
+
+struct endpoint {
+	enum endpoint_type type;
+	char *path;		/* unix */
+	char *host;		/* tcp; 127.0.0.1 when not given */
+	uint16_t port;		/* tcp */
+};
+
+/* @what names the option in error messages ("--listen"). */
+bool endpoint_parse(const char *s, const char *what, struct endpoint *ep, GError **err);
+void endpoint_clear(struct endpoint *ep);
+void endpoint_copy(struct endpoint *dst, const struct endpoint *src);
+char *endpoint_to_string(const struct endpoint *ep);
+
+/* A listening, non-blocking socket. A unix socket file left behind by a dead
+ * daemon is replaced; one that still answers is an error. */
+int endpoint_listen(const struct endpoint *ep, unsigned mode, GError **err);
+/* A connected, non-blocking socket. */
+int endpoint_connect(const struct endpoint *ep, GError **err);
+/* Tune a connected socket for frame traffic (TCP_NODELAY, buffer sizes). */
+void endpoint_tune_socket(int fd);
+
+/* The QEMU arguments that attach a VM to this endpoint. */
+char *endpoint_qemu_args(const struct endpoint *ep, const char *id);
+
+#endif

@@ -1,0 +1,49 @@
+/* switch.h - the Ethernet learning switch between VM ports and uplinks. */
+#ifndef VMNETD_SWITCH_H
+#define VMNETD_SWITCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmnetd/port.h"
+
+#define SWITCH_FDB_MAX		4096	/* MACs one switch learns at most */
+#define SWITCH_FDB_PORT_MAX	256	/* MACs one port may claim */
+#define SWITCH_AGEING_NS	(300 * 1000000000LL)	/* as the Linux bridge */
+
+struct vswitch;
+
+struct switch_stats {
+	uint64_t flooded;	/* frames sent to every other port */
+	uint64_t hairpin_drops;	/* destination sits behind the ingress port */
+	uint64_t learn_refused;	/* table or per-port limit reached */
+	uint64_t runts;		/* shorter than an Ethernet header */
+};
+
+struct vswitch *switch_new(int64_t ageing_ns);
+void switch_free(struct vswitch *sw);
+
+void switch_add_port(struct vswitch *sw, struct port *p);
+/* Forgets the port's MACs and releases every source waiting on it. */
+void switch_del_port(struct vswitch *sw, struct port *p);
+
+/* Forward one frame that arrived on @in. If the known destination is
+ * congested, @in->blocked_on is set: the caller should stop reading @in
+ * until resume() is called. */
+void switch_input(struct vswitch *sw, struct port *in, const uint8_t *frame, size_t len,
+		  int64_t now_ns);
+
+/* Resume sources whose destination drained or stalled. Returns true while
+ * some source still waits, so the loop wakes again to re-check. */
+bool switch_resume_waiting(struct vswitch *sw, int64_t now_ns);
+
+/* Drop entries older than the ageing time; returns when the next one
+ * expires (INT64_MAX when the table is empty). */
+int64_t switch_age(struct vswitch *sw, int64_t now_ns);
+
+struct port *switch_lookup(struct vswitch *sw, const uint8_t mac[6]);
+unsigned switch_fdb_size(const struct vswitch *sw);
+const struct switch_stats *switch_get_stats(const struct vswitch *sw);
+
+#endif

@@ -1,0 +1,85 @@
+/* relay.c - guestfwd helper process: one guest connection, relayed to its target.
+ *
+ * libslirp starts "vmnetd --guestfwd-relay TARGET" for each connection the
+ * guest opens to a guestfwd address, with the guest's socket on stdin and
+ * stdout. Each direction is copied until its end, then half-closed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vmnetd/endpoint.h"
+#include "vmnetd/relay.h"
+
+struct pipe_dir {
+	int from, to;
+	bool done;
+};
+
+/* Copy what is there; false once the source ended or either side failed. */
+static bool pump(struct pipe_dir *d)
+{
+	char buf[65536];
+	ssize_t n = read(d->from, buf, sizeof(buf));
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR;
+	if (n == 0)
+		return false;
+	for (ssize_t off = 0; off < n;) {
+		ssize_t w = write(d->to, buf + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			if (errno != EAGAIN)
+				return false;
+			struct pollfd p = { .fd = d->to, .events = POLLOUT };
+
+			poll(&p, 1, -1);
+			continue;
+		}
+		off += w;
+	}
+	return true;
+}
+
+int relay_run(const char *target)
+{
+	struct endpoint ep;
+	GError *err = NULL;
+	int fd;
+
+	if (!endpoint_parse(target, "--guestfwd-relay", &ep, &err) ||
+	    (fd = endpoint_connect(&ep, &err)) < 0) {
+		g_printerr("vmnetd relay: %s\n", err->message);
+		g_error_free(err);
+		endpoint_clear(&ep);
+		return 1;
+	}
+	endpoint_clear(&ep);
+
+	struct pipe_dir dirs[2] = { { STDIN_FILENO, fd, false }, { fd, STDOUT_FILENO, false } };
+
+	while (!dirs[0].done || !dirs[1].done) {
+		struct pollfd p[2];
+
+		for (int i = 0; i < 2; i++)
+			p[i] = (struct pollfd){ .fd = dirs[i].done ? -1 : dirs[i].from,
+						.events = POLLIN };
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++) {
+			if (dirs[i].done || !p[i].revents)
+				continue;
+			if (!pump(&dirs[i])) {
+				dirs[i].done = true;
+				shutdown(dirs[i].to, SHUT_WR);
+			}
+		}
+	}
+	close(fd);
+	return 0;
+}

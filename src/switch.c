@@ -1,0 +1,238 @@
+/* switch.c - Ethernet learning switch: MAC table (FDB) with ageing, forwarding, flooding.
+ *
+ * Rules: a source MAC is learned on the port it came from (never a group or
+ * zero address, and within SWITCH_FDB_MAX / SWITCH_FDB_PORT_MAX so no VM can
+ * fill the table); known unicast goes to one port; broadcast, multicast and
+ * unknown unicast go to every port but the ingress one; nothing goes back
+ * out of the port it came in on.
+ */
+#include <string.h>
+
+#include <glib.h>
+
+#include "vmnetd/switch.h"
+
+struct fdb_entry {
+	gint64 key;		/* MAC as an integer: the hash key points here */
+	struct port *port;
+	int64_t last_seen_ns;
+};
+
+struct vswitch {
+	GPtrArray *ports;
+	GHashTable *fdb;	/* &entry->key -> entry */
+	int64_t ageing_ns;
+	struct switch_stats stats;
+};
+
+static gint64 mac_key(const uint8_t mac[6])
+{
+	gint64 k = 0;
+
+	for (int i = 0; i < 6; i++)
+		k = (k << 8) | mac[i];
+	return k;
+}
+
+static bool mac_is_group(const uint8_t mac[6])
+{
+	return mac[0] & 1;
+}
+
+static bool mac_is_zero(const uint8_t mac[6])
+{
+	static const uint8_t zero[6];
+
+	return memcmp(mac, zero, 6) == 0;
+}
+
+struct vswitch *switch_new(int64_t ageing_ns)
+{
+	struct vswitch *sw = g_new0(struct vswitch, 1);
+
+	sw->ports = g_ptr_array_new();
+	sw->fdb = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
+	sw->ageing_ns = ageing_ns;
+	return sw;
+}
+
+void switch_free(struct vswitch *sw)
+{
+	if (!sw)
+		return;
+	g_hash_table_destroy(sw->fdb);
+	g_ptr_array_free(sw->ports, TRUE);
+	g_free(sw);
+}
+
+void switch_add_port(struct vswitch *sw, struct port *p)
+{
+	p->sw = sw;
+	g_ptr_array_add(sw->ports, p);
+}
+
+static gboolean entry_is_on_port(gpointer key, gpointer value, gpointer port)
+{
+	(void)key;
+	return ((struct fdb_entry *)value)->port == port;
+}
+
+void switch_del_port(struct vswitch *sw, struct port *p)
+{
+	g_hash_table_foreach_remove(sw->fdb, entry_is_on_port, p);
+	p->fdb_entries = 0;
+	g_ptr_array_remove(sw->ports, p);
+	p->sw = NULL;
+
+	for (guint i = 0; i < sw->ports->len; i++) {
+		struct port *other = g_ptr_array_index(sw->ports, i);
+
+		if (other->blocked_on == p) {
+			other->blocked_on = NULL;
+			other->ops->resume(other);
+		}
+	}
+}
+
+static void learn(struct vswitch *sw, struct port *in, const uint8_t mac[6], int64_t now_ns)
+{
+	gint64 key = mac_key(mac);
+	struct fdb_entry *e = g_hash_table_lookup(sw->fdb, &key);
+
+	if (e) {
+		/* Fast path: a known MAC only refreshes, or moves if the VM moved. */
+		e->last_seen_ns = now_ns;
+		if (e->port != in) {
+			e->port->fdb_entries--;
+			e->port = in;
+			in->fdb_entries++;
+		}
+		return;
+	}
+	if (g_hash_table_size(sw->fdb) >= SWITCH_FDB_MAX ||
+	    in->fdb_entries >= SWITCH_FDB_PORT_MAX) {
+		sw->stats.learn_refused++;
+		return;
+	}
+	e = g_new(struct fdb_entry, 1);
+	e->key = key;
+	e->port = in;
+	e->last_seen_ns = now_ns;
+	in->fdb_entries++;
+	g_hash_table_insert(sw->fdb, &e->key, e);
+}
+
+static void deliver(struct port *out, const uint8_t *frame, size_t len)
+{
+	if (out->ops->deliver(out, frame, len) == PORT_QUEUED) {
+		out->stats.tx_frames++;
+		out->stats.tx_bytes += len;
+	} else {
+		out->stats.tx_drops++;
+	}
+}
+
+static void flood(struct vswitch *sw, struct port *in, const uint8_t *frame, size_t len)
+{
+	sw->stats.flooded++;
+	for (guint i = 0; i < sw->ports->len; i++) {
+		struct port *out = g_ptr_array_index(sw->ports, i);
+
+		if (out != in)
+			deliver(out, frame, len);
+	}
+}
+
+void switch_input(struct vswitch *sw, struct port *in, const uint8_t *frame, size_t len,
+		  int64_t now_ns)
+{
+	const uint8_t *dst = frame, *src = frame + 6;
+
+	if (len < 14) {
+		sw->stats.runts++;
+		return;
+	}
+	in->stats.rx_frames++;
+	in->stats.rx_bytes += len;
+
+	if (!mac_is_group(src) && !mac_is_zero(src))
+		learn(sw, in, src, now_ns);
+
+	if (mac_is_group(dst)) {
+		flood(sw, in, frame, len);
+		return;
+	}
+
+	gint64 key = mac_key(dst);
+	struct fdb_entry *e = g_hash_table_lookup(sw->fdb, &key);
+
+	if (!e || now_ns - e->last_seen_ns > sw->ageing_ns) {
+		flood(sw, in, frame, len);
+		return;
+	}
+	if (e->port == in) {
+		sw->stats.hairpin_drops++;
+		return;
+	}
+	deliver(e->port, frame, len);
+	if (port_is_congested(e->port, now_ns))
+		in->blocked_on = e->port;
+}
+
+bool switch_resume_waiting(struct vswitch *sw, int64_t now_ns)
+{
+	bool waiting = false;
+
+	for (guint i = 0; i < sw->ports->len; i++) {
+		struct port *p = g_ptr_array_index(sw->ports, i);
+
+		if (!p->blocked_on)
+			continue;
+		if (port_is_congested(p->blocked_on, now_ns)) {
+			waiting = true;
+			continue;
+		}
+		p->blocked_on = NULL;
+		p->ops->resume(p);
+	}
+	return waiting;
+}
+
+int64_t switch_age(struct vswitch *sw, int64_t now_ns)
+{
+	GHashTableIter it;
+	gpointer value;
+	int64_t next = INT64_MAX;
+
+	g_hash_table_iter_init(&it, sw->fdb);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		struct fdb_entry *e = value;
+		int64_t expires = e->last_seen_ns + sw->ageing_ns;
+
+		if (expires <= now_ns) {
+			e->port->fdb_entries--;
+			g_hash_table_iter_remove(&it);
+		} else if (expires < next) {
+			next = expires;
+		}
+	}
+	return next;
+}
+
+struct port *switch_lookup(struct vswitch *sw, const uint8_t mac[6])
+{
+	gint64 key = mac_key(mac);
+	struct fdb_entry *e = g_hash_table_lookup(sw->fdb, &key);
+
+	return e ? e->port : NULL;
+}
+
+unsigned switch_fdb_size(const struct vswitch *sw)
+{
+	return g_hash_table_size(sw->fdb);
+}
+
+const struct switch_stats *switch_get_stats(const struct vswitch *sw)
+{
+	return &sw->stats;
+}
