@@ -342,8 +342,11 @@ static GPtrArray *split_items(const char *opts)
 
 bool nat_config_parse(struct nat_config *c, const char *opts, GError **err)
 {
-	g_autoptr(GPtrArray) items = split_items(opts);
+	g_autoptr(GPtrArray) items = NULL;
 
+	if (!opts[0])		/* --nat "" asks for the defaults */
+		return true;
+	items = split_items(opts);
 	for (guint i = 0; i < items->len; i++) {
 		const char *item = g_ptr_array_index(items, i);
 		const char *eq = strchr(item, '=');
@@ -427,6 +430,12 @@ static bool finish_ipv4(struct nat_config *c, GError **err)
 
 		if (!in_net(c, f->addr)) {
 			vmnetd_set_error(err, "--nat guestfwd=%s: address not inside net=", f->spec);
+			return false;
+		}
+		/* libslirp answers those addresses itself and never forwards them. */
+		if (f->addr.s_addr == c->host.s_addr || f->addr.s_addr == c->dns.s_addr) {
+			vmnetd_set_error(err, "--nat guestfwd=%s: use an address that is "
+					 "not the host or DNS address", f->spec);
 			return false;
 		}
 	}

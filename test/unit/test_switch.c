@@ -1,0 +1,265 @@
+/* test_switch.c - learning, flooding, ageing, no hairpin, port removal, limits, backpressure. */
+#include <glib.h>
+#include <string.h>
+
+#include "vmnetd/switch.h"
+
+#define SEC 1000000000LL
+
+struct fake_port {
+	struct port port;
+	unsigned delivered;
+	unsigned resumed;
+	size_t last_len;
+};
+
+static enum port_verdict fake_deliver(struct port *p, const uint8_t *frame, size_t len)
+{
+	struct fake_port *fp = (struct fake_port *)p;
+
+	(void)frame;
+	fp->delivered++;
+	fp->last_len = len;
+	return PORT_QUEUED;
+}
+
+static void fake_resume(struct port *p)
+{
+	((struct fake_port *)p)->resumed++;
+}
+
+static const struct port_ops fake_ops = { "fake", fake_deliver, fake_resume };
+
+static void fake_init(struct fake_port *fp, const char *name)
+{
+	memset(fp, 0, sizeof(*fp));
+	port_init(&fp->port, &fake_ops, g_strdup(name));
+	fp->port.backlog_high = 1000;
+}
+
+static void make_frame(uint8_t f[60], uint8_t dst_last, uint8_t src_last)
+{
+	memset(f, 0, 60);
+	f[0] = 0x52; f[1] = 0x54; f[5] = dst_last;
+	f[6] = 0x52; f[7] = 0x54; f[11] = src_last;
+	f[12] = 0x08;
+}
+
+static void reset(struct fake_port *ports, int n)
+{
+	for (int i = 0; i < n; i++)
+		ports[i].delivered = 0;
+}
+
+struct fixture {
+	struct vswitch *sw;
+	struct fake_port p[3];
+};
+
+static void setup(struct fixture *fx, gconstpointer data)
+{
+	(void)data;
+	fx->sw = switch_new(300 * SEC);
+	for (int i = 0; i < 3; i++) {
+		char name[8];
+
+		g_snprintf(name, sizeof(name), "p%d", i);
+		fake_init(&fx->p[i], name);
+		switch_add_port(fx->sw, &fx->p[i].port);
+	}
+}
+
+static void teardown(struct fixture *fx, gconstpointer data)
+{
+	(void)data;
+	for (int i = 0; i < 3; i++) {
+		if (fx->p[i].port.sw)
+			switch_del_port(fx->sw, &fx->p[i].port);
+		port_fini(&fx->p[i].port);
+	}
+	switch_free(fx->sw);
+}
+
+static void test_flood_then_learn(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+
+	(void)data;
+	make_frame(f, 2, 1);			/* 1 -> 2, nobody known yet */
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 0);
+	g_assert_cmpuint(fx->p[0].delivered, ==, 0);	/* never back to ingress */
+	g_assert_cmpuint(fx->p[1].delivered, ==, 1);
+	g_assert_cmpuint(fx->p[2].delivered, ==, 1);
+
+	reset(fx->p, 3);
+	make_frame(f, 1, 2);			/* 2 answers from p1: 1 is known on p0 */
+	switch_input(fx->sw, &fx->p[1].port, f, 60, SEC);
+	g_assert_cmpuint(fx->p[0].delivered, ==, 1);
+	g_assert_cmpuint(fx->p[2].delivered, ==, 0);
+
+	reset(fx->p, 3);
+	make_frame(f, 2, 1);			/* now 2 is known on p1 */
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 2 * SEC);
+	g_assert_cmpuint(fx->p[1].delivered, ==, 1);
+	g_assert_cmpuint(fx->p[2].delivered, ==, 0);
+	g_assert_true(switch_lookup(fx->sw, f + 6) == &fx->p[0].port);
+}
+
+static void test_broadcast(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+
+	(void)data;
+	make_frame(f, 0, 1);
+	memset(f, 0xff, 6);
+	switch_input(fx->sw, &fx->p[1].port, f, 60, 0);
+	g_assert_cmpuint(fx->p[0].delivered, ==, 1);
+	g_assert_cmpuint(fx->p[1].delivered, ==, 0);
+	g_assert_cmpuint(fx->p[2].delivered, ==, 1);
+	/* A group address is never learned as a source. */
+	make_frame(f, 1, 0);
+	f[6] = 0x01;
+	switch_input(fx->sw, &fx->p[2].port, f, 60, 0);
+	g_assert_null(switch_lookup(fx->sw, f + 6));
+}
+
+static void test_no_hairpin(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+
+	(void)data;
+	make_frame(f, 9, 1);
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 0);
+	make_frame(f, 8, 9);
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 0);	/* 9 learned on p0 too */
+	reset(fx->p, 3);
+	make_frame(f, 9, 1);			/* both behind p0: dropped */
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 0);
+	g_assert_cmpuint(fx->p[0].delivered + fx->p[1].delivered + fx->p[2].delivered, ==, 0);
+	g_assert_cmpuint(switch_get_stats(fx->sw)->hairpin_drops, ==, 1);
+}
+
+static void test_ageing(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+
+	(void)data;
+	make_frame(f, 2, 1);
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 0);
+	g_assert_cmpuint(switch_fdb_size(fx->sw), ==, 1);
+	g_assert_cmpint(switch_age(fx->sw, 100 * SEC), ==, 300 * SEC);
+	g_assert_cmpuint(switch_fdb_size(fx->sw), ==, 1);
+
+	/* Past the ageing time an entry no longer steers traffic... */
+	reset(fx->p, 3);
+	make_frame(f, 1, 2);
+	switch_input(fx->sw, &fx->p[1].port, f, 60, 301 * SEC);
+	g_assert_cmpuint(fx->p[0].delivered, ==, 1);
+	g_assert_cmpuint(fx->p[2].delivered, ==, 1);	/* flooded */
+	/* ...and the sweep removes it. */
+	g_assert_cmpint(switch_age(fx->sw, 302 * SEC), ==, 601 * SEC);
+	g_assert_cmpuint(switch_fdb_size(fx->sw), ==, 1);
+	g_assert_null(switch_lookup(fx->sw, (uint8_t[]){ 0x52, 0x54, 0, 0, 0, 1 }));
+	g_assert_cmpuint(fx->p[0].port.fdb_entries, ==, 0);
+}
+
+static void test_port_removal(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+
+	(void)data;
+	make_frame(f, 2, 1);
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 0);
+	make_frame(f, 1, 2);
+	switch_input(fx->sw, &fx->p[1].port, f, 60, 0);
+	g_assert_cmpuint(switch_fdb_size(fx->sw), ==, 2);
+	switch_del_port(fx->sw, &fx->p[0].port);
+	g_assert_cmpuint(switch_fdb_size(fx->sw), ==, 1);
+	reset(fx->p, 3);
+	make_frame(f, 1, 2);			/* 1 is gone: flood, not to p0 */
+	switch_input(fx->sw, &fx->p[1].port, f, 60, 0);
+	g_assert_cmpuint(fx->p[0].delivered, ==, 0);
+	g_assert_cmpuint(fx->p[2].delivered, ==, 1);
+}
+
+static void test_learn_limit(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+
+	(void)data;
+	for (unsigned i = 0; i < SWITCH_FDB_PORT_MAX + 50; i++) {
+		make_frame(f, 0xee, 0);
+		f[9] = i >> 8;
+		f[10] = i & 0xff;
+		switch_input(fx->sw, &fx->p[0].port, f, 60, 0);
+	}
+	g_assert_cmpuint(switch_fdb_size(fx->sw), ==, SWITCH_FDB_PORT_MAX);
+	g_assert_cmpuint(switch_get_stats(fx->sw)->learn_refused, ==, 50);
+	/* Another port still learns. */
+	make_frame(f, 0xee, 7);
+	switch_input(fx->sw, &fx->p[1].port, f, 60, 0);
+	g_assert_true(switch_lookup(fx->sw, f + 6) == &fx->p[1].port);
+}
+
+static void test_runt(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+
+	(void)data;
+	make_frame(f, 2, 1);
+	switch_input(fx->sw, &fx->p[0].port, f, 13, 0);
+	g_assert_cmpuint(fx->p[1].delivered, ==, 0);
+	g_assert_cmpuint(switch_get_stats(fx->sw)->runts, ==, 1);
+}
+
+static void test_backpressure(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+
+	(void)data;
+	make_frame(f, 1, 2);
+	switch_input(fx->sw, &fx->p[1].port, f, 60, 0);	/* learn 2 on p1 */
+	make_frame(f, 2, 1);
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 0);	/* learn 1 on p0 */
+
+	fx->p[1].port.backlog = 5000;			/* p1 congested, moving */
+	fx->p[1].port.last_progress_ns = 10 * SEC;
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 10 * SEC);
+	g_assert_true(fx->p[0].port.blocked_on == &fx->p[1].port);
+	g_assert_true(switch_resume_waiting(fx->sw, 10 * SEC));
+	g_assert_cmpuint(fx->p[0].resumed, ==, 0);
+
+	fx->p[1].port.backlog = 10;			/* drained */
+	g_assert_false(switch_resume_waiting(fx->sw, 10 * SEC));
+	g_assert_cmpuint(fx->p[0].resumed, ==, 1);
+	g_assert_null(fx->p[0].port.blocked_on);
+
+	/* A stalled destination does not hold its senders. */
+	fx->p[1].port.backlog = 5000;
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 10 * SEC);
+	g_assert_nonnull(fx->p[0].port.blocked_on);
+	g_assert_false(switch_resume_waiting(fx->sw, 10 * SEC + PORT_STALL_NS));
+	g_assert_cmpuint(fx->p[0].resumed, ==, 2);
+
+	/* A destination that goes away releases its waiters. */
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 10 * SEC);
+	g_assert_nonnull(fx->p[0].port.blocked_on);
+	switch_del_port(fx->sw, &fx->p[1].port);
+	g_assert_null(fx->p[0].port.blocked_on);
+	g_assert_cmpuint(fx->p[0].resumed, ==, 3);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, struct fixture, NULL, setup, fn, teardown)
+	ADD("/switch/flood-then-learn", test_flood_then_learn);
+	ADD("/switch/broadcast", test_broadcast);
+	ADD("/switch/no-hairpin", test_no_hairpin);
+	ADD("/switch/ageing", test_ageing);
+	ADD("/switch/port-removal", test_port_removal);
+	ADD("/switch/learn-limit", test_learn_limit);
+	ADD("/switch/runt", test_runt);
+	ADD("/switch/backpressure", test_backpressure);
+	return g_test_run();
+}
