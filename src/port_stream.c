@@ -45,20 +45,11 @@ static void port_free(void *ptr)
 	g_free(ps);
 }
 
-static uint32_t wanted_events(struct port_stream *ps)
-{
-	uint32_t ev = 0;
-
-	if (!ps->port.blocked_on)
-		ev |= EPOLLIN;
-	if (txring_used(&ps->tx))
-		ev |= EPOLLOUT;
-	return ev;
-}
-
+/* Always readable (see may_pause in port.h); writable only while a backlog waits. */
 static void update_events(struct port_stream *ps)
 {
-	loop_watch_mod(ps->set->loop, &ps->watch, wanted_events(ps));
+	loop_watch_mod(ps->set->loop, &ps->watch,
+		       EPOLLIN | (txring_used(&ps->tx) ? EPOLLOUT : 0));
 }
 
 /* One sendmsg of the whole backlog (two pieces at most). */
@@ -107,18 +98,9 @@ static enum port_verdict deliver(struct port *p, const uint8_t *frame, size_t le
 	return PORT_QUEUED;
 }
 
-static void resume(struct port *p)
-{
-	struct port_stream *ps = (struct port_stream *)p;
-
-	if (!ps->closed)
-		update_events(ps);
-}
-
 static const struct port_ops stream_ops = {
 	.kind = "stream",
 	.deliver = deliver,
-	.resume = resume,
 };
 
 /* Hand every whole frame in the buffer to the switch. */
@@ -156,10 +138,6 @@ static void on_readable(struct port_stream *ps)
 	}
 	stream_parser_commit(&ps->rx, n);
 	parse_frames(ps);
-	if (!ps->closed && ps->port.blocked_on) {
-		g_debug("%s: waits for %s to drain", ps->port.name, ps->port.blocked_on->name);
-		update_events(ps);
-	}
 }
 
 static void on_events(void *opaque, uint32_t events)

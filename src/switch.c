@@ -175,7 +175,7 @@ void switch_input(struct vswitch *sw, struct port *in, const uint8_t *frame, siz
 		return;
 	}
 	deliver(e->port, frame, len);
-	if (port_is_congested(e->port, now_ns))
+	if (in->may_pause && port_is_congested(e->port, now_ns))
 		in->blocked_on = e->port;
 }
 

@@ -24,7 +24,8 @@ struct port_ops {
 	const char *kind;
 	/* Take a copy of one Ethernet frame; never keeps the pointer. */
 	enum port_verdict (*deliver)(struct port *p, const uint8_t *frame, size_t len);
-	/* The destination this port paused for has drained: read again. */
+	/* The destination this port paused for has drained: read again.
+	 * Only called on ports that set may_pause. */
 	void (*resume)(struct port *p);
 };
 
@@ -48,6 +49,13 @@ struct port {
 	size_t backlog_high;
 	int64_t last_progress_ns;
 
+	/* Whether this port, as a source, may be paused while its destination
+	 * is congested. Only the NAT uplink sets it: libslirp's host sockets
+	 * then simply wait in the kernel. VM sockets are never paused: a QEMU
+	 * peer must always be able to write (QEMU 7.2 joined through a hub
+	 * corrupts its stream after a partial write), so frames between VMs
+	 * queue up to the destination's bound and are dropped, counted, past it. */
+	bool may_pause;
 	struct port *blocked_on;	/* the destination this source waits for */
 };
 

@@ -28,9 +28,9 @@ void switch_add_port(struct vswitch *sw, struct port *p);
 /* Forgets the port's MACs and releases every source waiting on it. */
 void switch_del_port(struct vswitch *sw, struct port *p);
 
-/* Forward one frame that arrived on @in. If the known destination is
- * congested, @in->blocked_on is set: the caller should stop reading @in
- * until resume() is called. */
+/* Forward one frame that arrived on @in. If @in may pause and the known
+ * destination is congested, @in->blocked_on is set: the caller should stop
+ * reading @in until resume() is called. */
 void switch_input(struct vswitch *sw, struct port *in, const uint8_t *frame, size_t len,
 		  int64_t now_ns);
 

@@ -65,6 +65,7 @@ static void setup(struct fixture *fx, gconstpointer data)
 
 		g_snprintf(name, sizeof(name), "p%d", i);
 		fake_init(&fx->p[i], name);
+		fx->p[i].port.may_pause = true;
 		switch_add_port(fx->sw, &fx->p[i].port);
 	}
 }

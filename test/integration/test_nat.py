@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""test_nat.py - NAT end to end: vmnetd in a namespace, QEMU guests on its stream
+socket, a fake outside world with dnsmasq and echo servers.
+
+What a user would see: a DHCP lease (address, router, DNS, MTU 65520), names
+resolved through 10.0.2.3, byte-exact TCP to the host's loopback (10.0.2.2)
+and to the outside, UDP, ping, a host port forwarded to the guest, two VMs on
+one socket, and a misbehaving client cut off while another VM carries on.
+"""
+import os
+import sys
+
+from harness import (Lab, SERVICE_ADDR, TEST_NAME, check, require, run_steps, wait_until,
+                     PYTHON, NETUTIL)
+
+MIB = 1024 * 1024
+
+
+def main():
+    require("qemu-system-x86_64", "dnsmasq", "busybox", "ip", "ss", "ping")
+    with Lab("nat") as lab:
+        host, out = lab.outside()
+        lab.serve(host, "serve-echo", "tcp", "127.0.0.1", "7001", name="host-echo")
+        lab.serve(out, "serve-echo", "tcp", SERVICE_ADDR, "7", name="out-echo")
+        lab.serve(out, "serve-echo", "udp", SERVICE_ADDR, "7", name="out-udp-echo")
+        d = lab.daemon("--nat", "hostfwd=tcp:127.0.0.1:2280-:2222")
+        g1 = lab.guest("g1", d.sock, "52:54:00:00:00:11")
+        g2 = None
+
+        def lease():
+            l = g1.dhcp()
+            check(l.get("ip") == "10.0.2.15", f"address {l}")
+            check(l.get("router") == "10.0.2.2", f"router {l}")
+            check(l.get("dns") == "10.0.2.3", f"dns {l}")
+            check(l.get("mtu") == "65520", f"mtu {l}")
+            link = lab.run(g1.ns, "ip", "link", "show", "vmt0").stdout
+            check("mtu 65520" in link, f"the guest applied the MTU: {link}")
+
+        def dns():
+            rc, res = g1.netutil("dns-query", "10.0.2.3", TEST_NAME)
+            check(rc == 0 and res == SERVICE_ADDR, f"{TEST_NAME} -> {res}")
+
+        def ping_gateway():
+            lab.run(g1.ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.2.2")
+
+        def tcp_host_loopback():
+            rc, res = g1.netutil("tcp-check", "10.0.2.2", "7001", str(10 * MIB))
+            check(rc == 0, res)
+
+        def tcp_outside():
+            rc, res = g1.netutil("tcp-check", SERVICE_ADDR, "7", str(10 * MIB))
+            check(rc == 0, res)
+
+        def udp_outside():
+            rc, res = g1.netutil("udp-check", SERVICE_ADDR, "7", "50")
+            check(rc == 0, res)
+
+        def hostfwd():
+            lab.serve(g1.ns, "serve-echo", "tcp", "0.0.0.0", "2222", name="g1-echo")
+            rc, res = lab.netutil(host, "tcp-check", "127.0.0.1", "2280", str(10 * MIB))
+            check(rc == 0, res)
+
+        def two_vms():
+            nonlocal g2
+            g2 = lab.guest("g2", d.sock, "52:54:00:00:00:22")
+            l2 = g2.dhcp()
+            check(l2.get("ip") == "10.0.2.16", f"second VM's lease {l2}")
+            lab.serve(g1.ns, "serve-echo", "tcp", "10.0.2.15", "7002", name="g1-echo2")
+            rc, res = g2.netutil("tcp-check", "10.0.2.15", "7002", str(10 * MIB))
+            check(rc == 0, f"VM to VM: {res}")
+            rc, res = g2.netutil("tcp-check", SERVICE_ADDR, "7", str(1 * MIB))
+            check(rc == 0, f"second VM to the outside: {res}")
+
+        def bad_client_cut_off():
+            xfer = lab.spawn(g2.ns, [PYTHON, NETUTIL, "tcp-check", SERVICE_ADDR, "7",
+                                     str(40 * MIB), "120"], name="g2-transfer")
+            wait_until(lambda: f"{SERVICE_ADDR}:7" in
+                       lab.run(g2.ns, "ss", "-tnH", "state", "established").stdout,
+                       20, "the second VM's transfer to start")
+            for length in ("70000", "0", "13", "4294967295"):
+                rc, res = lab.netutil(None, "bad-length", d.sock, length)
+                check(rc == 0, f"length {length}: {res}")
+                d.wait_for(rf"client \d+: closed \(frame length {length} outside 14\.\.65535\)")
+            check(xfer.p.wait(180) == 0, f"the other VM's transfer: {xfer.output()}")
+            check(xfer.output().startswith("OK"), xfer.output())
+            rc, res = g1.netutil("tcp-check", "10.0.2.2", "7001", str(1 * MIB))
+            check(rc == 0, f"first VM still online: {res}")
+
+        def clean_exit():
+            check(d.stop() == 0, f"exit status {d.p.returncode}:\n{d.output()}")
+            check(not os.path.exists(d.sock), "the socket file was removed")
+
+        rc = run_steps([
+            ("DHCP lease: address, router, DNS, MTU 65520", lease),
+            ("name resolves through 10.0.2.3", dns),
+            ("ping the gateway", ping_gateway),
+            ("TCP 10 MiB byte-exact to host loopback via 10.0.2.2", tcp_host_loopback),
+            ("TCP 10 MiB byte-exact to the outside", tcp_outside),
+            ("UDP to the outside", udp_outside),
+            ("hostfwd 127.0.0.1:2280 -> guest:2222, 10 MiB byte-exact", hostfwd),
+            ("two VMs on one socket: two leases, VM to VM", two_vms),
+            ("bad lengths cut off that client only", bad_client_cut_off),
+            ("SIGTERM: exit 0, socket removed", clean_exit),
+        ])
+        if rc:
+            lab.dump_outputs()
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
