@@ -8,18 +8,19 @@
 
 #include <glib.h>
 
+#include "vmnetd/pages.h"
 #include "vmnetd/stream_parser.h"
 
 G_STATIC_ASSERT(STREAM_RXBUF_SIZE >= 4 + STREAM_FRAME_MAX);
 
 void stream_parser_init(struct stream_parser *sp)
 {
-	*sp = (struct stream_parser){ .buf = g_malloc(STREAM_RXBUF_SIZE) };
+	*sp = (struct stream_parser){ .buf = pages_alloc(STREAM_RXBUF_SIZE) };
 }
 
 void stream_parser_fini(struct stream_parser *sp)
 {
-	g_free(sp->buf);
+	pages_free(sp->buf, STREAM_RXBUF_SIZE);
 	sp->buf = NULL;
 }
 

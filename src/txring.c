@@ -3,17 +3,18 @@
 
 #include <glib.h>
 
+#include "vmnetd/pages.h"
 #include "vmnetd/txring.h"
 
 void txring_init(struct txring *r, size_t size)
 {
 	g_assert(size && !(size & (size - 1)));
-	*r = (struct txring){ .buf = g_malloc(size), .size = size };
+	*r = (struct txring){ .buf = pages_alloc(size), .size = size };
 }
 
 void txring_fini(struct txring *r)
 {
-	g_free(r->buf);
+	pages_free(r->buf, r->size);
 	r->buf = NULL;
 }
 

@@ -289,7 +289,7 @@ class Lab:
         """Start vmnetd and wait until it prints how to attach QEMU."""
         sock = sock or os.path.join(self.dir, "vmnetd.sock")
         argv = [VMNETD, "--listen", f"unix:{sock}"] + list(args)
-        d = self.spawn(ns or self.host_ns, argv, name="vmnetd")
+        d = self.spawn(self.host_ns if ns is None else ns, argv, name="vmnetd")
         d.wait_for("Attach a VM to")
         d.sock = sock
         return d
