@@ -141,7 +141,10 @@ def main():
             wait_until(lambda: "client 3020: closed" in d.output(), 30, "all clients closed")
             check(fd_count(pid) <= fds, f"descriptors grew: {fds} -> {fd_count(pid)}")
             grown = rss_kib(pid) - rss
-            check(grown < 8 * 1024, f"RSS grew by {grown} KiB over 3000 connects")
+            # ASan keeps freed memory in quarantine; its leak check at exit
+            # (the exit status below) stands in for this one there.
+            if not os.environ.get("VMNETD_SANITIZED"):
+                check(grown < 8 * 1024, f"RSS grew by {grown} KiB over 3000 connects")
             check(d.p.poll() is None, "daemon still running")
             check(d.stop() == 0, d.output()[-2000:])
 

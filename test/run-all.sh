@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# run-all.sh - install what the tests need (Debian), then build and run the whole
+# suite twice: a normal build, and one under AddressSanitizer + UBSan.
+# Integration tests need root (network namespaces, TAP devices).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libslirp-dev
+          qemu-system-x86 dnsmasq-base busybox-static iproute2 iputils-ping
+          python3 cpio kmod linux-image-cloud-amd64)
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing: ${missing[*]}"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+fi
+
+run_suite() {
+    local dir=$1; shift
+    if [ -d "$dir" ]; then meson setup --reconfigure "$dir" "$@" >/dev/null
+    else meson setup "$dir" "$@" >/dev/null; fi
+    ninja -C "$dir"
+    $SUDO meson test -C "$dir" --print-errorlogs --num-processes 2
+}
+
+echo "== normal build"
+run_suite build
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
