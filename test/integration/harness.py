@@ -136,8 +136,14 @@ class Guest:
     """
 
     def __init__(self, lab, name, sock, mac, rate="200mbit"):
-        self.lab, self.name, self.mac = lab, name, mac
+        self.lab, self.name, self.mac, self.sock, self.rate = lab, name, mac, sock, rate
         self.ns = lab.netns(name)
+        self.lease = None
+        self.start_qemu()
+
+    def start_qemu(self):
+        """(Re)start QEMU: the TAP comes and goes with it, the namespace stays."""
+        lab, name, mac, sock, rate = self.lab, self.name, self.mac, self.sock, self.rate
         self.qemu = lab.spawn(self.ns, [
             "qemu-system-x86_64", "-M", "none", "-nodefaults", "-display", "none",
             "-monitor", "none", "-serial", "none",
@@ -152,7 +158,6 @@ class Guest:
         if rate:
             lab.run(self.ns, "tc", "qdisc", "add", "dev", "vmt0", "root", "tbf", "rate", rate,
                     "burst", "256k", "latency", "100ms")
-        self.lease = None
 
     def dhcp(self, timeout=20):
         """Run busybox udhcpc; returns the lease's options as a dict."""

@@ -17,6 +17,10 @@ import threading
 
 def serve_echo(proto, addr, port):
     family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    if proto == "unix":
+        family, bind_to = socket.AF_UNIX, addr
+    else:
+        bind_to = (addr, int(port))
     if proto == "udp":
         s = socket.socket(family, socket.SOCK_DGRAM)
         s.bind((addr, int(port)))
@@ -26,7 +30,7 @@ def serve_echo(proto, addr, port):
             s.sendto(data, peer)
     s = socket.socket(family, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, int(port)))
+    s.bind(bind_to)
     s.listen(64)
     print("ready", flush=True)
 

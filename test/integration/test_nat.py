@@ -23,7 +23,11 @@ def main():
         lab.serve(host, "serve-echo", "tcp", "127.0.0.1", "7001", name="host-echo")
         lab.serve(out, "serve-echo", "tcp", SERVICE_ADDR, "7", name="out-echo")
         lab.serve(out, "serve-echo", "udp", SERVICE_ADDR, "7", name="out-udp-echo")
-        d = lab.daemon("--nat", "hostfwd=tcp:127.0.0.1:2280-:2222")
+        unix_echo = os.path.join(lab.dir, "echo.sock")
+        lab.serve(host, "serve-echo", "unix", unix_echo, "0", name="host-unix-echo")
+        d = lab.daemon("--nat", "hostfwd=tcp:127.0.0.1:2280-:2222",
+                       "--nat", "guestfwd=tcp:10.0.2.100:8000-tcp:127.0.0.1:7001,"
+                       f"guestfwd=tcp:10.0.2.101:8001-unix:{unix_echo}")
         g1 = lab.guest("g1", d.sock, "52:54:00:00:00:11")
         g2 = None
 
@@ -59,6 +63,23 @@ def main():
             lab.serve(g1.ns, "serve-echo", "tcp", "0.0.0.0", "2222", name="g1-echo")
             rc, res = lab.netutil(host, "tcp-check", "127.0.0.1", "2280", str(10 * MIB))
             check(rc == 0, res)
+
+        def guestfwd():
+            rc, res = g1.netutil("tcp-check", "10.0.2.100", "8000", str(1 * MIB))
+            check(rc == 0, f"guestfwd to a TCP target: {res}")
+            rc, res = g1.netutil("tcp-check", "10.0.2.101", "8001", str(1 * MIB))
+            check(rc == 0, f"guestfwd to a unix target: {res}")
+
+        def vm_reconnects():
+            closed = d.output().count("closed")
+            check(g1.qemu.stop() is not None, "QEMU stopped")
+            wait_until(lambda: d.output().count("closed") > closed, 10,
+                       "the daemon to notice the VM left")
+            g1.start_qemu()
+            l = g1.dhcp()
+            check(l.get("ip") == "10.0.2.15", f"lease after reconnecting {l}")
+            rc, res = g1.netutil("tcp-check", SERVICE_ADDR, "7", str(1 * MIB))
+            check(rc == 0, f"after reconnecting: {res}")
 
         def two_vms():
             nonlocal g2
@@ -98,6 +119,8 @@ def main():
             ("TCP 10 MiB byte-exact to the outside", tcp_outside),
             ("UDP to the outside", udp_outside),
             ("hostfwd 127.0.0.1:2280 -> guest:2222, 10 MiB byte-exact", hostfwd),
+            ("guestfwd to a TCP and a unix target", guestfwd),
+            ("a VM that reconnects works again", vm_reconnects),
             ("two VMs on one socket: two leases, VM to VM", two_vms),
             ("bad lengths cut off that client only", bad_client_cut_off),
             ("SIGTERM: exit 0, socket removed", clean_exit),
