@@ -103,6 +103,8 @@ static void learn(struct vswitch *sw, struct port *in, const uint8_t mac[6], int
 		/* Fast path: a known MAC only refreshes, or moves if the VM moved. */
 		e->last_seen_ns = now_ns;
 		if (e->port != in) {
+			g_debug("%s: %02x:%02x:%02x:%02x:%02x:%02x moved here from %s", in->name,
+				mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], e->port->name);
 			e->port->fdb_entries--;
 			e->port = in;
 			in->fdb_entries++;
@@ -114,6 +116,8 @@ static void learn(struct vswitch *sw, struct port *in, const uint8_t mac[6], int
 		sw->stats.learn_refused++;
 		return;
 	}
+	g_debug("%s: learned %02x:%02x:%02x:%02x:%02x:%02x", in->name,
+		mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 	e = g_new(struct fdb_entry, 1);
 	e->key = key;
 	e->port = in;
@@ -127,8 +131,9 @@ static void deliver(struct port *out, const uint8_t *frame, size_t len)
 	if (out->ops->deliver(out, frame, len) == PORT_QUEUED) {
 		out->stats.tx_frames++;
 		out->stats.tx_bytes += len;
-	} else {
-		out->stats.tx_drops++;
+	} else if (out->stats.tx_drops++ % 1000 == 0) {
+		g_debug("%s: output queue full, %" G_GUINT64_FORMAT " frames dropped so far",
+			out->name, out->stats.tx_drops);
 	}
 }
 

@@ -156,7 +156,31 @@ def bad_length(path, length, timeout="10"):
         return 0
 
 
+def stuck_client(path, mac):
+    """Join the switch as MAC, announce it once, then never read again."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    src = bytes.fromhex(mac.replace(":", ""))
+    frame = b"\xff" * 6 + src + b"\x88\xb5" + b"vmnetd stuck client".ljust(46, b"\0")
+    s.sendall(struct.pack("!I", len(frame)) + frame)
+    print("ready", flush=True)
+    while True:
+        select.select([], [], [])
+
+
+def udp_blast(addr, port, count, size):
+    """Send datagrams as fast as the stack takes them; nothing comes back."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    payload = b"x" * int(size)
+    for _ in range(int(count)):
+        s.sendto(payload, (addr, int(port)))
+    print("OK")
+    return 0
+
+
 COMMANDS = {
+    "stuck-client": stuck_client,
+    "udp-blast": udp_blast,
     "serve-echo": serve_echo,
     "tcp-check": tcp_check,
     "udp-check": udp_check,

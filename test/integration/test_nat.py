@@ -28,7 +28,7 @@ def main():
         d = lab.daemon("--nat", "hostfwd=tcp:127.0.0.1:2280-:2222",
                        "--nat", "guestfwd=tcp:10.0.2.100:8000-tcp:127.0.0.1:7001,"
                        f"guestfwd=tcp:10.0.2.101:8001-unix:{unix_echo}")
-        g1 = lab.guest("g1", d.sock, "52:54:00:00:00:11")
+        g1 = lab.guest("g1", d.tcp, "52:54:00:00:00:11")
         g2 = None
 
         def lease():
@@ -83,7 +83,7 @@ def main():
 
         def two_vms():
             nonlocal g2
-            g2 = lab.guest("g2", d.sock, "52:54:00:00:00:22")
+            g2 = lab.guest("g2", d.tcp, "52:54:00:00:00:22")
             l2 = g2.dhcp()
             check(l2.get("ip") == "10.0.2.16", f"second VM's lease {l2}")
             lab.serve(g1.ns, "serve-echo", "tcp", "10.0.2.15", "7002", name="g1-echo2")
@@ -107,6 +107,23 @@ def main():
             rc, res = g1.netutil("tcp-check", "10.0.2.2", "7001", str(1 * MIB))
             check(rc == 0, f"first VM still online: {res}")
 
+        def stuck_vm():
+            stuck_mac = "52:54:00:00:00:99"
+            stuck = lab.serve(None, "stuck-client", d.sock, stuck_mac, name="stuck-client")
+            lab.run(g1.ns, "ip", "neigh", "replace", "10.0.2.50", "lladdr", stuck_mac,
+                    "dev", "vmt0")
+            blast = lab.spawn(g1.ns, [PYTHON, NETUTIL, "udp-blast", "10.0.2.50", "9",
+                                      "3000", "8000"], name="g1-blast")
+            rc, res = g2.netutil("tcp-check", SERVICE_ADDR, "7", str(10 * MIB))
+            check(rc == 0, f"another VM while one is stuck: {res}")
+            check(blast.p.wait(60) == 0, blast.output())
+            rc, res = g1.netutil("tcp-check", "10.0.2.2", "7001", str(1 * MIB))
+            check(rc == 0, f"the blasting VM itself: {res}")
+            stuck.stop()
+            m = d.wait_for(r"client \d+: closed \(.*\); rx 1 frames, tx \d+ frames, "
+                           r"(\d+) dropped")
+            check(int(m.group(1)) > 0, "frames for the stuck VM were dropped at its bound")
+
         def clean_exit():
             check(d.stop() == 0, f"exit status {d.p.returncode}:\n{d.output()}")
             check(not os.path.exists(d.sock), "the socket file was removed")
@@ -123,6 +140,7 @@ def main():
             ("a VM that reconnects works again", vm_reconnects),
             ("two VMs on one socket: two leases, VM to VM", two_vms),
             ("bad lengths cut off that client only", bad_client_cut_off),
+            ("a VM that stops reading stalls no other", stuck_vm),
             ("SIGTERM: exit 0, socket removed", clean_exit),
         ])
         if rc:

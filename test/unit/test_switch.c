@@ -242,6 +242,12 @@ static void test_backpressure(struct fixture *fx, gconstpointer data)
 	g_assert_false(switch_resume_waiting(fx->sw, 10 * SEC + PORT_STALL_NS));
 	g_assert_cmpuint(fx->p[0].resumed, ==, 2);
 
+	/* A source that may not pause (a VM socket) is never held. */
+	fx->p[2].port.may_pause = false;
+	make_frame(f, 2, 3);
+	switch_input(fx->sw, &fx->p[2].port, f, 60, 10 * SEC);
+	g_assert_null(fx->p[2].port.blocked_on);
+
 	/* A destination that goes away releases its waiters. */
 	switch_input(fx->sw, &fx->p[0].port, f, 60, 10 * SEC);
 	g_assert_nonnull(fx->p[0].port.blocked_on);
