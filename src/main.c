@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <string.h>
@@ -179,6 +180,18 @@ static void endpoint_array_clear(void *p)
 	endpoint_clear(p);
 }
 
+/* Every guest connection through NAT is a host socket: take all the
+ * descriptors we are allowed, not the 1024 a shell usually starts with. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int run(struct options *o)
 {
 	g_autoptr(GError) err = NULL;
@@ -200,6 +213,7 @@ static int run(struct options *o)
 		nat_config_clear(&nat);
 		return EXIT_BAD_OPTION;
 	}
+	raise_fd_limit();
 	l = loop_new();
 	if (!watch_signals(&sg, l, &err))
 		goto out;

@@ -146,6 +146,8 @@ class Guest:
         self.start_qemu()
 
     def _stream_arg(self):
+        if self.via == "user":                  # QEMU's built-in slirp, for comparison
+            return "user,id=up,ipv6=off"
         if self.via.startswith("tcp:"):
             host, port = self.via[4:].rsplit(":", 1)
             return f"stream,id=up,server=off,addr.type=inet,addr.host={host},addr.port={port}"
@@ -154,7 +156,7 @@ class Guest:
     def start_qemu(self):
         """(Re)start QEMU: the TAP comes and goes with it, the namespace stays."""
         lab = self.lab
-        tcp = self.via.startswith("tcp:")
+        tcp = self.via.startswith("tcp:") or self.via == "user"
         qemu_ns = lab.host_ns if tcp else self.ns
         tap = f"t{self.name}{lab.tag}"[:15] if tcp else "vmt0"
         self.qemu = lab.spawn(qemu_ns, [
