@@ -75,14 +75,15 @@ class QemuUser(Path):
 
 
 class Vmnetd(Path):
+    via = "unix"                # how QEMU reaches vmnetd: unix (the default) or tcp
+
     def add_guest(self, i):
         if not self.guests:
             self.daemon = self.lab.daemon("--nat", f"mtu={self.mtu},ipv6=off",
                                           sock=os.path.join(self.lab.dir, f"{self.name}.sock"))
             self.nat_pid = self.daemon.p.pid
-        # TCP between QEMU and vmnetd: see harness.Guest on QEMU 7.2's hub.
-        g = self.lab.guest(f"v{self.mtu % 10000}{i}", self.daemon.tcp, f"52:54:00:00:02:{i:02x}",
-                           rate=None)
+        via = self.daemon.tcp if self.via == "tcp" else self.daemon.sock
+        g = self.lab.guest(f"v{self.mtu % 10000}{i}", via, f"52:54:00:00:02:{i:02x}", rate=None)
         g.dhcp()
         self.guests.append(g.ns)
 
@@ -326,8 +327,11 @@ def main():
     ap.add_argument("--connections", type=int, default=1000)
     ap.add_argument("--only", help="comma-separated path names")
     ap.add_argument("--no-scale", action="store_true", help="skip the N-VM and 1,000-connection runs")
+    ap.add_argument("--vmnetd-via", choices=["unix", "tcp"], default="unix",
+                    help="the socket between QEMU and vmnetd (default unix)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
+    Vmnetd.via = args.vmnetd_via
     require("qemu-system-x86_64", "iperf3", "slirp4netns", "busybox", "dnsmasq")
     results = Bench(args).run()
     os.makedirs(args.out, exist_ok=True)
