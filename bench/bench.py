@@ -238,7 +238,8 @@ class Bench:
     def storm(self, path):
         """1,000 concurrent TCP connections through NAT, opened and closed."""
         lab = self.lab
-        path.add_guest(0)
+        if not path.guests:
+            path.add_guest(0)
         if "storm-echo" not in self.servers:
             self.servers["storm-echo"] = lab.serve(lab.host_ns, "serve-echo", "tcp", "127.0.0.1",
                                                    "7002", name="storm-echo")
@@ -247,6 +248,15 @@ class Bench:
                     str(self.args.connections), check=False, timeout=300)
         return {"result": r.stdout.strip(), "cpu_s": cpu_seconds(path.nat_pid) - c0,
                 "peak_rss_kib": peak_rss_kib(path.nat_pid)}
+
+    def measure_all(self, results, name, path):
+        results["paths"][name] = self.measure_path(path)
+        self.log("  " + json.dumps(results["paths"][name]))
+        if name == "vmnetd-65520" and not self.args.no_scale:
+            results["scale"] = self.scale(path, [1, 2, 4, 8])
+        if name in ("vmnetd-65520", "slirp4netns-65520") and not self.args.no_scale:
+            results["storm"][name] = self.storm(path)
+            self.log("  storm: " + json.dumps(results["storm"][name]))
 
     def run(self):
         results = {"paths": {}, "scale": {}, "storm": {}, "runs": self.args.runs,
@@ -268,13 +278,11 @@ class Bench:
                 lab.outside()
                 self.log(f"== {name}")
                 path = cls(lab, name, mtu)
-                results["paths"][name] = self.measure_path(path)
-                self.log("  " + json.dumps(results["paths"][name]))
-                if name == "vmnetd-65520" and not self.args.no_scale:
-                    results["scale"] = self.scale(path, [1, 2, 4, 8])
-                if name in ("vmnetd-65520", "slirp4netns-65520") and not self.args.no_scale:
-                    results["storm"][name] = self.storm(path)
-                    self.log("  storm: " + json.dumps(results["storm"][name]))
+                try:
+                    self.measure_all(results, name, path)
+                except Exception as e:      # one broken path must not lose the others
+                    self.log(f"  {name} failed: {e}")
+                    results["paths"].setdefault(name, {})["error"] = str(e)
         return results
 
 

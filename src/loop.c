@@ -289,8 +289,14 @@ static void iterate(struct loop *l)
 		g_error("poll: %s", g_strerror(errno));
 	l->now_ns = clock_now_ns();
 
-	if (n > 0 && g_array_index(l->pollfds, struct pollfd, 0).revents)
+	/* Hooks (the output flush) run after each phase, not once at the end:
+	 * frames that answer a VM's ACK leave before libslirp reads its host
+	 * sockets. Slirp TCP has 64 KiB windows, so round-trip time is
+	 * throughput. */
+	if (n > 0 && g_array_index(l->pollfds, struct pollfd, 0).revents) {
 		dispatch_epoll(l);
+		run_hooks(l);
+	}
 	for (guint i = 0; i < l->pollers->len; i++) {
 		struct loop_poller *p = &g_array_index(l->pollers, struct loop_poller, i);
 

@@ -275,11 +275,11 @@ static bool parse_one(struct nat_config *c, const char *key, const char *val, GE
 	if (!strcmp(key, "net"))
 		return parse_net(c, val, err);
 	if (!strcmp(key, "host"))
-		return (c->host_given = true) && parse_ip4(key, val, &c->host, err);
+		return parse_ip4(key, val, &c->host, err) && (c->host_given = true);
 	if (!strcmp(key, "dhcpstart"))
-		return (c->dhcp_given = true) && parse_ip4(key, val, &c->dhcp_start, err);
+		return parse_ip4(key, val, &c->dhcp_start, err) && (c->dhcp_given = true);
 	if (!strcmp(key, "dns"))
-		return (c->dns_given = true) && parse_ip4(key, val, &c->dns, err);
+		return parse_ip4(key, val, &c->dns, err) && (c->dns_given = true);
 	if (!strcmp(key, "dnssearch")) {
 		if (!val[0]) {
 			OPT_ERR(err, key, val, "must not be empty");
@@ -305,9 +305,9 @@ static bool parse_one(struct nat_config *c, const char *key, const char *val, GE
 	if (!strcmp(key, "ipv6-net"))
 		return parse_ip6_net(c, val, err);
 	if (!strcmp(key, "ipv6-host"))
-		return (c->ip6_host_given = true) && parse_ip6(key, val, &c->ip6_host, err);
+		return parse_ip6(key, val, &c->ip6_host, err) && (c->ip6_host_given = true);
 	if (!strcmp(key, "ipv6-dns"))
-		return (c->ip6_dns_given = true) && parse_ip6(key, val, &c->ip6_dns, err);
+		return parse_ip6(key, val, &c->ip6_dns, err) && (c->ip6_dns_given = true);
 	if (!strcmp(key, "hostfwd"))
 		return parse_hostfwd(c, val, err);
 	if (!strcmp(key, "guestfwd"))
