@@ -29,11 +29,12 @@ static bool dhcp_reply_view(uint8_t *frame, size_t len, struct udp4_view *v)
 	return true;
 }
 
-bool dhcp_is_reply(uint8_t *frame, size_t len)
+bool dhcp_is_reply(const uint8_t *frame, size_t len)
 {
 	struct udp4_view v;
 
-	return dhcp_reply_view(frame, len, &v);
+	/* The view's pointers are writable, but nothing writes through them here. */
+	return dhcp_reply_view((uint8_t *)frame, len, &v);
 }
 
 /* Offset of the end option, or 0 when absent or option 26 is already there. */

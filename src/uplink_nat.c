@@ -61,7 +61,9 @@ static ssize_t send_packet(const void *buf, size_t len, void *opaque)
 	uint8_t copy[DHCP_REPLY_MAX];
 	const uint8_t *frame = buf;
 
-	if (len <= sizeof(copy)) {
+	/* Only DHCP replies are copied (to add the MTU); every other frame
+	 * goes to the switch as libslirp built it. */
+	if (len <= sizeof(copy) && dhcp_is_reply(buf, len)) {
 		memcpy(copy, buf, len);
 		if (dhcp_add_mtu(copy, len, nat->mtu))
 			frame = copy;

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Is this frame a DHCP/BOOTP reply (UDP 67 -> 68)? */
-bool dhcp_is_reply(uint8_t *frame, size_t len);
+/* Is this frame a DHCP/BOOTP reply (UDP 67 -> 68)? Only reads the frame. */
+bool dhcp_is_reply(const uint8_t *frame, size_t len);
 /* Write option 26 = @mtu into a DHCP reply, in the padding after its end
  * option. False when the frame is no DHCP reply, already carries option 26,
  * or has no room; the frame is then unchanged. */
