@@ -168,6 +168,31 @@ def stuck_client(path, mac):
         select.select([], [], [])
 
 
+def malformed_frames(path, count):
+    """Well-framed garbage: truncated and bogus ARP, IPv4, IPv6 and random
+    frames, to everyone and to the NAT gateway's MAC, many from made-up MACs.
+    Lengths stay legal, so the daemon must survive what is inside."""
+    rnd = random.Random(4242)
+    me = bytes.fromhex("525400000077")
+    gateway = bytes.fromhex("52550a000202")     # libslirp's MAC for 10.0.2.2
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    for i in range(int(count)):
+        dst = (b"\xff" * 6, gateway)[i % 2]
+        etype = (b"\x08\x06", b"\x08\x00", b"\x86\xdd", bytes(rnd.randbytes(2)))[i % 4]
+        body = rnd.randbytes(rnd.choice((0, 1, 7, 19, 20, 27, 40, 60, 300, 1500, 9000)))
+        if etype == b"\x08\x00" and body:
+            # Often a plausible IPv4 header with lying lengths and options.
+            body = bytes([0x40 | rnd.randrange(16)]) + body[1:]
+        # Every third frame from a new MAC: the table must stay bounded.
+        src = me if i % 3 else bytes([0x02]) + rnd.randbytes(5)
+        frame = dst + src + etype + body
+        s.sendall(struct.pack("!I", len(frame)) + frame)
+    s.close()
+    print("OK")
+    return 0
+
+
 def udp_blast(addr, port, count, size):
     """Send datagrams as fast as the stack takes them; nothing comes back."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -181,6 +206,7 @@ def udp_blast(addr, port, count, size):
 COMMANDS = {
     "stuck-client": stuck_client,
     "udp-blast": udp_blast,
+    "malformed-frames": malformed_frames,
     "serve-echo": serve_echo,
     "tcp-check": tcp_check,
     "udp-check": udp_check,

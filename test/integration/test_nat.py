@@ -124,6 +124,13 @@ def main():
                            r"(\d+) dropped")
             check(int(m.group(1)) > 0, "frames for the stuck VM were dropped at its bound")
 
+        def malformed_frames():
+            rc, res = lab.netutil(None, "malformed-frames", d.sock, "5000")
+            check(rc == 0, res)
+            check(d.p.poll() is None, f"daemon died:\n{d.output()[-3000:]}")
+            rc, res = g1.netutil("tcp-check", SERVICE_ADDR, "7", str(1 * MIB))
+            check(rc == 0, f"a VM after the garbage: {res}")
+
         def clean_exit():
             check(d.stop() == 0, f"exit status {d.p.returncode}:\n{d.output()}")
             check(not os.path.exists(d.sock), "the socket file was removed")
@@ -141,6 +148,7 @@ def main():
             ("two VMs on one socket: two leases, VM to VM", two_vms),
             ("bad lengths cut off that client only", bad_client_cut_off),
             ("a VM that stops reading stalls no other", stuck_vm),
+            ("5000 malformed frames: daemon and other VMs unharmed", malformed_frames),
             ("SIGTERM: exit 0, socket removed", clean_exit),
         ])
         if rc:
