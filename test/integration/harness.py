@@ -196,7 +196,7 @@ UDHCPC_SCRIPT = """#!/bin/sh
 case "$1" in
 bound|renew)
     env | grep -E '^(ip|subnet|router|dns|mtu|interface|domain|lease|serverid)=' > "$LEASE_FILE"
-    ip addr flush dev "$interface"
+    ip -4 addr flush dev "$interface"
     ip addr add "$ip/$subnet" dev "$interface"
     [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
     ip route add default via "$router"

@@ -40,6 +40,13 @@ def main():
             link = lab.run(g1.ns, "ip", "link", "show", "vmt0").stdout
             check("mtu 65520" in link, f"the guest applied the MTU: {link}")
 
+        def ipv6():
+            def slaac():
+                out = lab.run(g1.ns, "ip", "-6", "addr", "show", "dev", "vmt0").stdout
+                return "inet6 fec0::" in out and "tentative" not in out
+            wait_until(slaac, 20, "an address from fec0::/64 (router advertisement)")
+            lab.run(g1.ns, "ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "fec0::2")
+
         def dns():
             rc, res = g1.netutil("dns-query", "10.0.2.3", TEST_NAME)
             check(rc == 0 and res == SERVICE_ADDR, f"{TEST_NAME} -> {res}")
@@ -138,6 +145,7 @@ def main():
         rc = run_steps([
             ("DHCP lease: address, router, DNS, MTU 65520", lease),
             ("name resolves through 10.0.2.3", dns),
+            ("IPv6: SLAAC address in fec0::/64, ping fec0::2", ipv6),
             ("ping the gateway", ping_gateway),
             ("TCP 10 MiB byte-exact to host loopback via 10.0.2.2", tcp_host_loopback),
             ("TCP 10 MiB byte-exact to the outside", tcp_outside),
