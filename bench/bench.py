@@ -28,26 +28,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "test", "integration"))
-from harness import Lab, PYTHON, NETUTIL, VMNETD, require, wait_until  # noqa: E402
+from harness import (Lab, PYTHON, cpu_seconds, proc_status_kib, require,  # noqa: E402
+                     wait_until)
 
 BENCHUTIL = os.path.join(HERE, "benchutil.py")
 GBIT = 1e9
 IPERF_PORT = 5201
-
-
-def cpu_seconds(pid):
-    """User + system CPU of a process and its threads."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 class Path:
@@ -247,7 +233,7 @@ class Bench:
         r = lab.run(path.guests[0], PYTHON, BENCHUTIL, "storm", "10.0.2.2", "7002",
                     str(self.args.connections), check=False, timeout=300)
         return {"result": r.stdout.strip(), "cpu_s": cpu_seconds(path.nat_pid) - c0,
-                "peak_rss_kib": peak_rss_kib(path.nat_pid)}
+                "peak_rss_kib": proc_status_kib(path.nat_pid, "VmHWM")}
 
     def measure_all(self, results, name, path):
         results["paths"][name] = self.measure_path(path)

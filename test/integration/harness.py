@@ -331,8 +331,25 @@ def check(cond, message):
         raise AssertionError(message)
 
 
-def run_steps(steps):
-    """Run named steps in order, printing TAP; stops at the first failure."""
+def cpu_seconds(pid):
+    """User + system CPU time of a process (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_status_kib(pid, field):
+    """A memory figure from /proc/PID/status (VmRSS, VmHWM, ...), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_steps(steps, lab=None):
+    """Run named steps in order, printing TAP; stops at the first failure,
+    and then shows what every process of `lab` said."""
     print(f"1..{len(steps)}")
     for i, (name, fn) in enumerate(steps, 1):
         try:
@@ -343,5 +360,7 @@ def run_steps(steps):
             print(f"not ok {i} - {name}\n# " + str(e).replace("\n", "\n# "), flush=True)
             for j in range(i + 1, len(steps) + 1):
                 print(f"not ok {j} - {steps[j - 1][0]} # not run after a failure")
+            if lab:
+                lab.dump_outputs()
             return 1
     return 0

@@ -131,9 +131,7 @@ def main():
         rc = run_steps([
             ("Linux guest boots and gets its lease from vmnetd", boot_and_lease),
             ("guest fetches a 2 MiB file from the host, byte-exact", fetch_from_host),
-        ])
-        if rc:
-            lab.dump_outputs()
+        ], lab)
         return rc
 
 

@@ -14,7 +14,7 @@ import struct
 import subprocess
 import sys
 
-from harness import Lab, VMNETD, check, require, run_steps, wait_until
+from harness import Lab, VMNETD, check, proc_status_kib, require, run_steps, wait_until
 
 
 def vmnetd(*args, timeout=10):
@@ -37,14 +37,6 @@ BAD_OPTIONS = [
 
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def main():
@@ -127,7 +119,7 @@ def main():
                 s.connect(d.sock)
                 s.close()
             wait_until(lambda: "client 20: closed" in d.output(), 10, "warm-up clients")
-            fds, rss = fd_count(pid), rss_kib(pid)
+            fds, rss = fd_count(pid), proc_status_kib(pid, "VmRSS")
             for i in range(3000):
                 s = socket.socket(socket.AF_UNIX)
                 s.connect(d.sock)
@@ -140,7 +132,7 @@ def main():
                 s.close()
             wait_until(lambda: "client 3020: closed" in d.output(), 30, "all clients closed")
             check(fd_count(pid) <= fds, f"descriptors grew: {fds} -> {fd_count(pid)}")
-            grown = rss_kib(pid) - rss
+            grown = proc_status_kib(pid, "VmRSS") - rss
             # ASan keeps freed memory in quarantine; its leak check at exit
             # (the exit status below) stands in for this one there.
             if not os.environ.get("VMNETD_SANITIZED"):
@@ -155,7 +147,7 @@ def main():
             ("stale socket replaced, live socket refused", stale_and_live),
             ("--connect reaches QEMU server=on once it appears", connect_to_qemu_server),
             ("garbage and 3000 connects: no leak, still serving", garbage_and_many_connects),
-        ])
+        ], lab)
 
 
 if __name__ == "__main__":

@@ -158,9 +158,7 @@ def main():
             ("a VM that stops reading stalls no other", stuck_vm),
             ("5000 malformed frames: daemon and other VMs unharmed", malformed_frames),
             ("SIGTERM: exit 0, socket removed", clean_exit),
-        ])
-        if rc:
-            lab.dump_outputs()
+        ], lab)
     return rc
 
 
