@@ -109,15 +109,24 @@ static bool check_options(struct options *o, struct nat_config *nat, GArray *lis
 		g_array_append_val(connect, ep);
 	}
 	if (!listen->len && !connect->len) {
-		g_autofree char *path = default_socket_path();
-		struct endpoint ep = { .type = ENDPOINT_UNIX, .path = g_steal_pointer(&path) };
-		g_autofree char *dir = g_path_get_dirname(ep.path);
+		struct endpoint ep = { .type = ENDPOINT_UNIX, .path = default_socket_path() };
 
 		g_array_append_val(listen, ep);
-		if (g_mkdir_with_parents(dir, 0700) < 0) {
-			vmnetd_set_error(err, "cannot create %s: %s", dir, g_strerror(errno));
-			return false;
-		}
+	}
+	return true;
+}
+
+/* The default socket's directory is ours to create; others must exist. */
+static bool make_default_dir(GArray *listen, const struct options *o, GError **err)
+{
+	g_autofree char *dir = NULL;
+
+	if (o->listen || o->connect)
+		return true;
+	dir = g_path_get_dirname(g_array_index(listen, struct endpoint, 0).path);
+	if (g_mkdir_with_parents(dir, 0700) < 0) {
+		vmnetd_set_error(err, "cannot create %s: %s", dir, g_strerror(errno));
+		return false;
 	}
 	return true;
 }
@@ -212,6 +221,11 @@ static int run(struct options *o)
 		g_printerr("vmnetd: %s\n", err->message);
 		nat_config_clear(&nat);
 		return EXIT_BAD_OPTION;
+	}
+	if (!make_default_dir(listen, o, &err)) {
+		g_printerr("vmnetd: %s\n", err->message);
+		nat_config_clear(&nat);
+		return EXIT_FAILURE;
 	}
 	raise_fd_limit();
 	l = loop_new();
