@@ -292,7 +292,7 @@ class Lab:
         self.run(host, "ip", "link", "set", veth_h, "up")
         self.run(host, "ip", "route", "add", "default", "via", OUT_ADDR)
         # Deep TCP send buffers on loopback here: see Guest.
-        self.run(host, "sysctl", "-q", "-w", "net.ipv4.tcp_wmem=4194304 4194304 4194304")
+        self.run(host, "sh", "-c", "echo 4194304 4194304 4194304 > /proc/sys/net/ipv4/tcp_wmem")
         self.run(out, "ip", "addr", "add", f"{OUT_ADDR}/24", "dev", veth_o)
         self.run(out, "ip", "addr", "add", f"{SERVICE_ADDR}/32", "dev", "lo")
         self.run(out, "ip", "link", "set", veth_o, "up")

@@ -17,7 +17,7 @@ MIB = 1024 * 1024
 
 
 def main():
-    require("qemu-system-x86_64", "dnsmasq", "busybox", "ip", "ss", "ping")
+    require("qemu-system-x86_64", "dnsmasq", "busybox", "ip", "ss", "tc", "ping")
     with Lab("nat") as lab:
         host, out = lab.outside()
         lab.serve(host, "serve-echo", "tcp", "127.0.0.1", "7001", name="host-echo")
