@@ -181,11 +181,14 @@ class Bench:
                              name=f"echo-{path.name}") if "echo" not in self.servers else None
             if echo:
                 self.servers["echo"] = echo
-            r = lab.run(g, PYTHON, BENCHUTIL, "rr", "10.0.2.2", "7001",
-                        str(self.args.rr_count), check=False, timeout=120)
-            parts = r.stdout.split()
-            res["rr_median_us"] = float(parts[0]) if r.returncode == 0 else None
-            res["rr_p99_us"] = float(parts[1]) if r.returncode == 0 else None
+            rr = []
+            for _ in range(self.args.runs):
+                r = lab.run(g, PYTHON, BENCHUTIL, "rr", "10.0.2.2", "7001",
+                            str(self.args.rr_count), check=False, timeout=120)
+                if r.returncode == 0:
+                    rr.append([float(x) for x in r.stdout.split()])
+            res["rr_median_us"] = statistics.median(x[0] for x in rr) if rr else None
+            res["rr_p99_us"] = statistics.median(x[1] for x in rr) if rr else None
         return res
 
     def scale(self, path, counts):
