@@ -101,6 +101,10 @@ static void learn(struct vswitch *sw, struct port *in, const uint8_t mac[6], int
 
 	if (e) {
 		/* Fast path: a known MAC only refreshes, or moves if the VM moved. */
+		if (e->port != in && e->port->fixed_macs) {
+			sw->stats.learn_refused++;
+			return;
+		}
 		e->last_seen_ns = now_ns;
 		if (e->port != in) {
 			g_debug("%s: %02x:%02x:%02x:%02x:%02x:%02x moved here from %s", in->name,

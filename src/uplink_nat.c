@@ -292,6 +292,7 @@ struct uplink_nat *uplink_nat_new(struct loop *l, struct vswitch *sw,
 	port_init(&nat->port, &nat_ops, g_strdup("nat"));
 	nat->port.backlog_high = SIZE_MAX;
 	nat->port.may_pause = true;
+	nat->port.fixed_macs = true;
 	nat->loop = l;
 	nat->sw = sw;
 	nat->mtu = cfg->mtu;

@@ -56,6 +56,10 @@ struct port {
 	 * corrupts its stream after a partial write), so frames between VMs
 	 * queue up to the destination's bound and are dropped, counted, past it. */
 	bool may_pause;
+	/* MACs learned here never move to another port: an uplink's own
+	 * addresses (the NAT gateway's) cannot be taken over by a VM that
+	 * sends with them as its source. */
+	bool fixed_macs;
 	struct port *blocked_on;	/* the destination this source waits for */
 };
 

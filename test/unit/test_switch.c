@@ -202,6 +202,26 @@ static void test_learn_limit(struct fixture *fx, gconstpointer data)
 	g_assert_true(switch_lookup(fx->sw, f + 6) == &fx->p[1].port);
 }
 
+/* A VM that sends with the gateway's MAC does not take it over. */
+static void test_fixed_macs(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+
+	(void)data;
+	fx->p[0].port.fixed_macs = true;	/* p0 plays the NAT uplink */
+	make_frame(f, 0xee, 2);
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 0);
+	make_frame(f, 0xee, 2);			/* p1 claims the same source */
+	switch_input(fx->sw, &fx->p[1].port, f, 60, SEC);
+	g_assert_true(switch_lookup(fx->sw, f + 6) == &fx->p[0].port);
+	g_assert_cmpuint(switch_get_stats(fx->sw)->learn_refused, ==, 1);
+	reset(fx->p, 3);
+	make_frame(f, 2, 9);			/* traffic for it still goes to p0 */
+	switch_input(fx->sw, &fx->p[2].port, f, 60, SEC);
+	g_assert_cmpuint(fx->p[0].delivered, ==, 1);
+	g_assert_cmpuint(fx->p[1].delivered, ==, 0);
+}
+
 static void test_runt(struct fixture *fx, gconstpointer data)
 {
 	uint8_t f[60];
@@ -266,6 +286,7 @@ int main(int argc, char **argv)
 	ADD("/switch/ageing", test_ageing);
 	ADD("/switch/port-removal", test_port_removal);
 	ADD("/switch/learn-limit", test_learn_limit);
+	ADD("/switch/fixed-macs", test_fixed_macs);
 	ADD("/switch/runt", test_runt);
 	ADD("/switch/backpressure", test_backpressure);
 	return g_test_run();
