@@ -281,6 +281,12 @@ int main(int argc, char **argv)
 		printf("vmnetd %s (libslirp %s)\n", VMNETD_VERSION, slirp_version_string());
 		status = EXIT_SUCCESS;
 	} else if (o.relay_target) {
+		/* Started by the daemon through libslirp, so born with SIGINT and
+		 * SIGTERM blocked: let them end the relay again. */
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		status = relay_run(o.relay_target);
 	} else {
 		if (o.debug)
