@@ -29,8 +29,26 @@ run_suite() {
     $SUDO meson test -C "$dir" --print-errorlogs --num-processes 2
 }
 
+status=0
 echo "== normal build"
-run_suite build
+run_suite build || status=1
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
+    run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false || status=1
+
+# One closing line over both builds, from meson's own logs.
+/usr/bin/python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+import json, sys
+counts = {"passed": 0, "failed": 0, "skipped": 0}
+for path in sys.argv[1:]:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        continue
+    for line in lines:
+        result = json.loads(line).get("result")
+        key = {"OK": "passed", "SKIP": "skipped", "EXPECTEDFAIL": "passed"}.get(result, "failed")
+        counts[key] += 1
+print(f"vmnetd: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+PY
+exit $status
