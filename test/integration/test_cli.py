@@ -14,7 +14,8 @@ import struct
 import subprocess
 import sys
 
-from harness import Lab, VMNETD, check, proc_status_kib, require, run_steps, wait_until
+from harness import (Lab, PYTHON, VMNETD, check, proc_status_kib, require, run_steps,
+                     wait_until)
 
 
 def vmnetd(*args, timeout=10):
@@ -86,6 +87,21 @@ def main():
             check(r.returncode == 1 and "is not a socket" in r.stderr, r.stderr)
             check(os.path.exists(plain), "a regular file is never removed")
 
+        def tcp_listeners():
+            ns = lab.netns("tcp")
+            d = lab.spawn(ns, [VMNETD, "--listen", "tcp:5556", "--listen", "tcp:[::1]:5557"],
+                          name="vmnetd-tcp")
+            d.wait_for(r"addr.host=::1,addr.port=5557")
+            check("addr.type=inet,addr.host=127.0.0.1,addr.port=5556" in d.output(),
+                  "QEMU arguments for the IPv4 listener")
+            client = ("import socket,sys\n"
+                      "for host, port in (('127.0.0.1', 5556), ('::1', 5557)):\n"
+                      "    socket.create_connection((host, port)).close()\n")
+            lab.run(ns, PYTHON, "-c", client)
+            d.wait_for(r"tcp:127\.0\.0\.1:5556 client 1 \(127\.0\.0\.1:\d+\): connected")
+            d.wait_for(r"tcp:\[::1\]:5557 client 1 \(\[::1\]:\d+\): connected")
+            check(d.stop() == 0, d.output())
+
         def connect_to_qemu_server():
             ns = lab.netns("srv")
             sock = os.path.join(lab.dir, "qemu-server.sock")
@@ -145,6 +161,7 @@ def main():
             ("bad options: exit 2, one message naming the option", bad_options),
             ("unix socket 0600 by default, --socket-mode widens it", socket_modes),
             ("stale socket replaced, live socket refused", stale_and_live),
+            ("TCP listeners on 127.0.0.1 and [::1]", tcp_listeners),
             ("--connect reaches QEMU server=on once it appears", connect_to_qemu_server),
             ("garbage and 3000 connects: no leak, still serving", garbage_and_many_connects),
         ], lab)
