@@ -195,7 +195,7 @@ UDHCPC_SCRIPT = """#!/bin/sh
 # Applies a lease the way a distribution's script does, and records it.
 case "$1" in
 bound|renew)
-    env | grep -E '^(ip|subnet|router|dns|mtu|interface|domain|lease|serverid)=' > "$LEASE_FILE"
+    env | grep -E '^(ip|subnet|router|dns|mtu|interface|domain|search|hostname|lease|serverid|boot_file)=' > "$LEASE_FILE"
     ip -4 addr flush dev "$interface"
     ip addr add "$ip/$subnet" dev "$interface"
     [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"

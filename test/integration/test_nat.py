@@ -23,11 +23,18 @@ def main():
         lab.serve(host, "serve-echo", "tcp", "127.0.0.1", "7001", name="host-echo")
         lab.serve(out, "serve-echo", "tcp", SERVICE_ADDR, "7", name="out-echo")
         lab.serve(out, "serve-echo", "udp", SERVICE_ADDR, "7", name="out-udp-echo")
+        tftp_dir = os.path.join(lab.dir, "tftp")
+        os.makedirs(tftp_dir)
+        tftp_payload = os.urandom(300 * 1024)
+        with open(os.path.join(tftp_dir, "boot.img"), "wb") as f:
+            f.write(tftp_payload)
         unix_echo = os.path.join(lab.dir, "echo.sock")
         lab.serve(host, "serve-echo", "unix", unix_echo, "0", name="host-unix-echo")
         d = lab.daemon("--nat", "hostfwd=tcp:127.0.0.1:2280-:2222",
                        "--nat", "guestfwd=tcp:10.0.2.100:8000-tcp:127.0.0.1:7001,"
-                       f"guestfwd=tcp:10.0.2.101:8001-unix:{unix_echo}")
+                       f"guestfwd=tcp:10.0.2.101:8001-unix:{unix_echo}",
+                       "--nat", f"tftp={tftp_dir},bootfile=boot.img",
+                       "--nat", "domainname=vm.example,dnssearch=lab.example,hostname=guest1")
         g1 = lab.guest("g1", d.tcp, "52:54:00:00:00:11")
         g2 = None
 
@@ -37,6 +44,10 @@ def main():
             check(l.get("router") == "10.0.2.2", f"router {l}")
             check(l.get("dns") == "10.0.2.3", f"dns {l}")
             check(l.get("mtu") == "65520", f"mtu {l}")
+            check(l.get("boot_file") == "boot.img", f"bootfile= {l}")
+            check(l.get("domain") == "vm.example", f"domainname= {l}")
+            check(l.get("search") == "lab.example", f"dnssearch= {l}")
+            check(l.get("hostname") == "guest1", f"hostname= {l}")
             link = lab.run(g1.ns, "ip", "link", "show", "vmt0").stdout
             check("mtu 65520" in link, f"the guest applied the MTU: {link}")
 
@@ -88,6 +99,12 @@ def main():
             rc, res = g1.netutil("tcp-check", SERVICE_ADDR, "7", str(1 * MIB))
             check(rc == 0, f"after reconnecting: {res}")
 
+        def tftp():
+            got = os.path.join(lab.dir, "tftp-got")
+            lab.run(g1.ns, "busybox", "tftp", "-g", "-r", "boot.img", "-l", got, "10.0.2.2")
+            with open(got, "rb") as f:
+                check(f.read() == tftp_payload, "the file fetched over TFTP differs")
+
         def two_vms():
             nonlocal g2
             g2 = lab.guest("g2", d.tcp, "52:54:00:00:00:22")
@@ -138,12 +155,30 @@ def main():
             rc, res = g1.netutil("tcp-check", SERVICE_ADDR, "7", str(1 * MIB))
             check(rc == 0, f"a VM after the garbage: {res}")
 
+        def restricted():
+            r = lab.daemon("--nat", "restrict=on,hostfwd=tcp:127.0.0.1:2281-:2222", ns=host,
+                           sock=os.path.join(lab.dir, "restricted.sock"))
+            g3 = lab.guest("g3", r.sock, "52:54:00:00:00:33")
+            l3 = g3.dhcp()
+            check(l3.get("ip") == "10.0.2.15", f"a lease on the restricted network {l3}")
+            # libslirp leaves router and DNS out of restricted leases; route
+            # anyway, so that it is the NAT that says no.
+            check("router" not in l3, f"restricted lease offers a router {l3}")
+            lab.run(g3.ns, "ip", "route", "replace", "default", "via", "10.0.2.2")
+            rc, res = g3.netutil("tcp-check", SERVICE_ADDR, "7", "1000", "3")
+            check(rc != 0 and ("TIMEOUT" in res or "timed out" in res or "refused" in res),
+                  f"restrict=on let the guest reach the outside: {res}")
+            lab.serve(g3.ns, "serve-echo", "tcp", "0.0.0.0", "2222", name="g3-echo")
+            rc, res = lab.netutil(host, "tcp-check", "127.0.0.1", "2281", str(1 * MIB))
+            check(rc == 0, f"hostfwd into a restricted guest: {res}")
+            check(r.stop() == 0, r.output())
+
         def clean_exit():
             check(d.stop() == 0, f"exit status {d.p.returncode}:\n{d.output()}")
             check(not os.path.exists(d.sock), "the socket file was removed")
 
         rc = run_steps([
-            ("DHCP lease: address, router, DNS, MTU 65520", lease),
+            ("DHCP lease: address, router, DNS, MTU 65520, names, boot file", lease),
             ("name resolves through 10.0.2.3", dns),
             ("IPv6: SLAAC address in fec0::/64, ping fec0::2", ipv6),
             ("ping the gateway", ping_gateway),
@@ -152,11 +187,13 @@ def main():
             ("UDP to the outside", udp_outside),
             ("hostfwd 127.0.0.1:2280 -> guest:2222, 10 MiB byte-exact", hostfwd),
             ("guestfwd to a TCP and a unix target", guestfwd),
+            ("TFTP from 10.0.2.2 (tftp=), byte-exact", tftp),
             ("a VM that reconnects works again", vm_reconnects),
             ("two VMs on one socket: two leases, VM to VM", two_vms),
             ("bad lengths cut off that client only", bad_client_cut_off),
             ("a VM that stops reading stalls no other", stuck_vm),
             ("5000 malformed frames: daemon and other VMs unharmed", malformed_frames),
+            ("restrict=on: no way out, hostfwd still in", restricted),
             ("SIGTERM: exit 0, socket removed", clean_exit),
         ], lab)
     return rc
