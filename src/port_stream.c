@@ -195,11 +195,6 @@ void stream_set_free(struct stream_set *set)
 	g_free(set);
 }
 
-unsigned stream_set_count(const struct stream_set *set)
-{
-	return set->ports->len;
-}
-
 struct port_stream *port_stream_new(struct stream_set *set, int fd, char *name,
 				    stream_closed_fn closed, void *opaque)
 {

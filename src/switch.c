@@ -87,10 +87,8 @@ void switch_del_port(struct vswitch *sw, struct port *p)
 	for (guint i = 0; i < sw->ports->len; i++) {
 		struct port *other = g_ptr_array_index(sw->ports, i);
 
-		if (other->blocked_on == p) {
+		if (other->blocked_on == p)
 			other->blocked_on = NULL;
-			other->ops->resume(other);
-		}
 	}
 }
 
@@ -202,7 +200,6 @@ bool switch_resume_waiting(struct vswitch *sw, int64_t now_ns)
 			continue;
 		}
 		p->blocked_on = NULL;
-		p->ops->resume(p);
 	}
 	return waiting;
 }

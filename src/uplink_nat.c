@@ -43,16 +43,9 @@ static enum port_verdict nat_deliver(struct port *p, const uint8_t *frame, size_
 	return PORT_QUEUED;
 }
 
-static void nat_resume(struct port *p)
-{
-	/* Nothing to do: nat_fill() looks at blocked_on each iteration. */
-	(void)p;
-}
-
 static const struct port_ops nat_ops = {
 	.kind = "nat",
-	.deliver = nat_deliver,
-	.resume = nat_resume,
+	.deliver = nat_deliver,	/* blocked_on is read by nat_fill() each iteration */
 };
 
 static ssize_t send_packet(const void *buf, size_t len, void *opaque)

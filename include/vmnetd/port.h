@@ -1,8 +1,9 @@
 /* port.h - the one interface every switch port implements (VM frontends and uplinks).
  *
  * The switch only ever sees a struct port: it hands a frame to deliver(), and
- * asks a source to resume() reading once the destination that made it pause
- * has drained. Each kind of port embeds struct port first and fills the ops.
+ * marks a source that may pause with the destination it should wait for
+ * (blocked_on), clearing it once that destination has drained. Each kind of
+ * port embeds struct port first and fills the ops.
  */
 #ifndef VMNETD_PORT_H
 #define VMNETD_PORT_H
@@ -24,9 +25,6 @@ struct port_ops {
 	const char *kind;
 	/* Take a copy of one Ethernet frame; never keeps the pointer. */
 	enum port_verdict (*deliver)(struct port *p, const uint8_t *frame, size_t len);
-	/* The destination this port paused for has drained: read again.
-	 * Only called on ports that set may_pause. */
-	void (*resume)(struct port *p);
 };
 
 struct port_stats {

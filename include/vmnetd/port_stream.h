@@ -21,7 +21,6 @@ typedef void (*stream_closed_fn)(void *opaque, struct port_stream *ps);
  * end-of-iteration flush that writes every port's backlog. */
 struct stream_set *stream_set_new(struct loop *l, struct vswitch *sw);
 void stream_set_free(struct stream_set *set);	/* closes every port */
-unsigned stream_set_count(const struct stream_set *set);
 
 /* Takes @fd (non-blocking, connected) and @name. @closed runs when the port
  * goes, for whatever reason. */

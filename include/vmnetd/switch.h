@@ -25,12 +25,12 @@ struct vswitch *switch_new(int64_t ageing_ns);
 void switch_free(struct vswitch *sw);
 
 void switch_add_port(struct vswitch *sw, struct port *p);
-/* Forgets the port's MACs and releases every source waiting on it. */
+/* Forgets the port's MACs and clears blocked_on of every source waiting on it. */
 void switch_del_port(struct vswitch *sw, struct port *p);
 
 /* Forward one frame that arrived on @in. If @in may pause and the known
- * destination is congested, @in->blocked_on is set: the caller should stop
- * reading @in until resume() is called. */
+ * destination is congested, @in->blocked_on is set: @in should not read
+ * more until the switch clears it again. */
 void switch_input(struct vswitch *sw, struct port *in, const uint8_t *frame, size_t len,
 		  int64_t now_ns);
 

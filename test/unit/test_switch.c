@@ -9,7 +9,6 @@
 struct fake_port {
 	struct port port;
 	unsigned delivered;
-	unsigned resumed;
 	size_t last_len;
 };
 
@@ -23,12 +22,7 @@ static enum port_verdict fake_deliver(struct port *p, const uint8_t *frame, size
 	return PORT_QUEUED;
 }
 
-static void fake_resume(struct port *p)
-{
-	((struct fake_port *)p)->resumed++;
-}
-
-static const struct port_ops fake_ops = { "fake", fake_deliver, fake_resume };
+static const struct port_ops fake_ops = { "fake", fake_deliver };
 
 static void fake_init(struct fake_port *fp, const char *name)
 {
@@ -248,11 +242,10 @@ static void test_backpressure(struct fixture *fx, gconstpointer data)
 	switch_input(fx->sw, &fx->p[0].port, f, 60, 10 * SEC);
 	g_assert_true(fx->p[0].port.blocked_on == &fx->p[1].port);
 	g_assert_true(switch_resume_waiting(fx->sw, 10 * SEC));
-	g_assert_cmpuint(fx->p[0].resumed, ==, 0);
+	g_assert_true(fx->p[0].port.blocked_on == &fx->p[1].port);	/* still waits */
 
 	fx->p[1].port.backlog = 10;			/* drained */
 	g_assert_false(switch_resume_waiting(fx->sw, 10 * SEC));
-	g_assert_cmpuint(fx->p[0].resumed, ==, 1);
 	g_assert_null(fx->p[0].port.blocked_on);
 
 	/* A stalled destination does not hold its senders. */
@@ -260,7 +253,7 @@ static void test_backpressure(struct fixture *fx, gconstpointer data)
 	switch_input(fx->sw, &fx->p[0].port, f, 60, 10 * SEC);
 	g_assert_nonnull(fx->p[0].port.blocked_on);
 	g_assert_false(switch_resume_waiting(fx->sw, 10 * SEC + PORT_STALL_NS));
-	g_assert_cmpuint(fx->p[0].resumed, ==, 2);
+	g_assert_null(fx->p[0].port.blocked_on);
 
 	/* A source that may not pause (a VM socket) is never held. */
 	fx->p[2].port.may_pause = false;
@@ -273,7 +266,6 @@ static void test_backpressure(struct fixture *fx, gconstpointer data)
 	g_assert_nonnull(fx->p[0].port.blocked_on);
 	switch_del_port(fx->sw, &fx->p[1].port);
 	g_assert_null(fx->p[0].port.blocked_on);
-	g_assert_cmpuint(fx->p[0].resumed, ==, 3);
 }
 
 int main(int argc, char **argv)
