@@ -82,6 +82,12 @@ static char *default_socket_path(void)
 	return g_build_filename(g_get_user_runtime_dir(), "vmnetd", "default.sock", NULL);
 }
 
+/* Neither --listen nor --connect: listen on the default socket. */
+static bool wants_default_socket(const struct options *o)
+{
+	return !o->listen && !o->connect;
+}
+
 /* Parse every address and NAT option before anything is created. */
 static bool check_options(struct options *o, struct nat_config *nat, GArray *listen,
 			  GArray *connect, unsigned *mode, GError **err)
@@ -108,7 +114,7 @@ static bool check_options(struct options *o, struct nat_config *nat, GArray *lis
 			return false;
 		g_array_append_val(connect, ep);
 	}
-	if (!listen->len && !connect->len) {
+	if (wants_default_socket(o)) {
 		struct endpoint ep = { .type = ENDPOINT_UNIX, .path = default_socket_path() };
 
 		g_array_append_val(listen, ep);
@@ -121,7 +127,7 @@ static bool make_default_dir(GArray *listen, const struct options *o, GError **e
 {
 	g_autofree char *dir = NULL;
 
-	if (o->listen || o->connect)
+	if (!wants_default_socket(o))
 		return true;
 	dir = g_path_get_dirname(g_array_index(listen, struct endpoint, 0).path);
 	if (g_mkdir_with_parents(dir, 0700) < 0) {
