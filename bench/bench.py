@@ -48,9 +48,6 @@ class Path:
     def add_guest(self, i):
         raise NotImplementedError
 
-    def stop(self):
-        pass
-
 
 class QemuUser(Path):
     def add_guest(self, i):

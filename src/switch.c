@@ -25,6 +25,9 @@ struct vswitch {
 	struct switch_stats stats;
 };
 
+#define MAC_FMT "%02x:%02x:%02x:%02x:%02x:%02x"
+#define MAC_ARGS(m) (m)[0], (m)[1], (m)[2], (m)[3], (m)[4], (m)[5]
+
 static gint64 mac_key(const uint8_t mac[6])
 {
 	gint64 k = 0;
@@ -105,8 +108,8 @@ static void learn(struct vswitch *sw, struct port *in, const uint8_t mac[6], int
 		}
 		e->last_seen_ns = now_ns;
 		if (e->port != in) {
-			g_debug("%s: %02x:%02x:%02x:%02x:%02x:%02x moved here from %s", in->name,
-				mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], e->port->name);
+			g_debug("%s: " MAC_FMT " moved here from %s", in->name, MAC_ARGS(mac),
+				e->port->name);
 			e->port->fdb_entries--;
 			e->port = in;
 			in->fdb_entries++;
@@ -118,8 +121,7 @@ static void learn(struct vswitch *sw, struct port *in, const uint8_t mac[6], int
 		sw->stats.learn_refused++;
 		return;
 	}
-	g_debug("%s: learned %02x:%02x:%02x:%02x:%02x:%02x", in->name,
-		mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	g_debug("%s: learned " MAC_FMT, in->name, MAC_ARGS(mac));
 	e = g_new(struct fdb_entry, 1);
 	e->key = key;
 	e->port = in;

@@ -228,7 +228,6 @@ class Lab:
             except Exception as e:          # keep cleaning whatever happens
                 print(f"cleanup: {p.name}: {e}")
         for ns in self.namespaces:
-            subprocess.run(["ip", "netns", "pids", ns], capture_output=True)
             pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
                                   text=True).stdout.split()
             for pid in pids:
