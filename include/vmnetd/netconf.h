@@ -1,0 +1,78 @@
+/* netconf.h - the networks a daemon serves, as the user declares them: on the
+ * command line (--network, --nat, --listen, --connect) and in a key file
+ * (--config). Everything is parsed and checked here, before anything is built;
+ * network.c builds from the result. */
+#ifndef VMNETD_NETCONF_H
+#define VMNETD_NETCONF_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "vmnetd/dhcp_server.h"
+#include "vmnetd/endpoint.h"
+#include "vmnetd/netopts.h"
+
+#define NET_DEFAULT_NAME	"default"
+#define NET_PORT_MACS_DEFAULT	256	/* MACs one port may own; a VM needs one */
+#define HOSTONLY_LEASE_TIME_DEFAULT 3600	/* seconds, as VMware's vmnet DHCP */
+
+enum net_mode { NET_MODE_NAT, NET_MODE_HOSTONLY };
+
+/* Host-only: VMs and the host, nothing else (VirtualBox: 192.168.56.0/24). */
+struct hostonly_config {
+	struct in_addr net, mask;
+	struct in_addr host;		/* the host's address (.1); also DHCP server and DNS */
+	struct in_addr pool_start, pool_end;	/* .101 to .254 */
+	uint32_t lease_time_s;
+	GArray *statics;		/* struct dhcp_static_lease */
+	char *domain;			/* DNS zone for the VMs' names; NULL: bare names only */
+	char *host_name;		/* the host's name in DNS, default "host" */
+	char *host_iface;		/* host-iface=: a TAP carrying the host address; NULL: none */
+	bool router;			/* router=on: leases name the host as router (default off) */
+	GArray *hostfwds;		/* struct hostfwd, as for NAT */
+};
+
+struct net_config {
+	char *name;
+	enum net_mode mode;
+	unsigned mtu;			/* both modes; NAT's copy lives in nat.mtu too */
+	unsigned port_macs;		/* port-macs=: MACs one port may own */
+	bool dhcp_vmnetd;		/* NAT dhcp=vmnetd: vmnetd's DHCP server, not libslirp's */
+	char *lease_file;		/* lease-file=: DHCP state file; NULL: memory only */
+	struct nat_config nat;		/* mode NAT: libslirp's settings */
+	struct hostonly_config ho;	/* mode host-only */
+	GArray *listen;			/* struct endpoint: sockets bound to this network */
+	GArray *connect;		/* struct endpoint */
+	bool default_socket;		/* listen[0] is the default socket, in a directory we may create */
+};
+
+/* What the command line gave, each array NULL-terminated or NULL. */
+struct config_args {
+	char **networks;		/* --network NAME,mode=...,KEY=VALUE */
+	char **nat;			/* --nat OPTS: the default network */
+	char **listen;			/* --listen ADDR[,network=NAME] */
+	char **connect;			/* --connect ADDR[,network=NAME] */
+	const char *config_file;	/* --config FILE, or NULL */
+	const char *socket_dir;		/* where default sockets go: DIR/NAME.sock */
+};
+
+struct vmnetd_config {
+	GPtrArray *networks;		/* struct net_config *, in declaration order */
+};
+
+void vmnetd_config_init(struct vmnetd_config *c);
+void vmnetd_config_clear(struct vmnetd_config *c);
+
+/* Parses and checks everything. With no network declared there is one NAT
+ * network "default" (shaped by --nat); a network with no --listen or
+ * --connect gets the default socket SOCKET_DIR/NAME.sock. On error, one
+ * message naming the network (or option) and the key. */
+bool vmnetd_config_load(struct vmnetd_config *c, const struct config_args *a, GError **err);
+
+/* The network called @name, or NULL. */
+struct net_config *vmnetd_config_find(const struct vmnetd_config *c, const char *name);
+
+#endif

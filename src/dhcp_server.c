@@ -1,0 +1,1 @@
+/* dhcp_server.c - placeholder; being written. */

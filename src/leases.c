@@ -1,0 +1,1 @@
+/* leases.c - placeholder; being written. */

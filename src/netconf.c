@@ -1,0 +1,1 @@
+/* netconf.c - placeholder; being written. */
