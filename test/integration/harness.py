@@ -177,15 +177,45 @@ class Guest:
             lab.run(self.ns, "tc", "qdisc", "add", "dev", "vmt0", "root", "tbf", "rate",
                     self.rate, "burst", "256k", "latency", "100ms")
 
-    def dhcp(self, timeout=20):
-        """Run busybox udhcpc; returns the lease's options as a dict."""
+    def dhcp(self, timeout=20, hostname=None):
+        """Run busybox udhcpc (sending option 12 when `hostname` is given);
+        returns the lease's options as a dict."""
         lease_file = os.path.join(self.lab.dir, f"lease-{self.name}")
+        if os.path.exists(lease_file):
+            os.unlink(lease_file)
         env = dict(os.environ, LEASE_FILE=lease_file)
+        extra = ["-x", f"hostname:{hostname}"] if hostname else []
         self.lab.run(self.ns, "busybox", "udhcpc", "-i", "vmt0", "-s", self.lab.udhcpc_script,
-                     "-q", "-n", "-t", "10", "-T", "1", "-f", env=env, timeout=timeout)
+                     "-q", "-n", "-t", "10", "-T", "1", "-f", *extra, env=env, timeout=timeout)
         with open(lease_file) as f:
             self.lease = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
         return self.lease
+
+    def dhclient(self, timeout=20):
+        """Run ISC dhclient (one try, in the foreground, with its own script,
+        lease and pid files) until it has bound; returns the lease as the
+        script saw it (dhclient's new_* variables, without the prefix)."""
+        lab = self.lab
+        base = os.path.join(lab.dir, f"dhclient-{self.name}")
+        for suffix in (".env", ".leases", ".pid"):
+            if os.path.exists(base + suffix):
+                os.unlink(base + suffix)
+        with open(base + ".conf", "w") as f:
+            f.write(DHCLIENT_CONF)
+        env = dict(os.environ, LEASE_FILE=base + ".env")
+        p = lab.spawn(self.ns, ["dhclient", "-d", "-1", "-v", "-cf", base + ".conf",
+                                "-sf", lab.dhclient_script, "-lf", base + ".leases",
+                                "-pf", base + ".pid", "vmt0"],
+                      name=f"dhclient-{self.name}", env=env)
+        try:
+            wait_until(lambda: os.path.exists(base + ".env") or p.p.poll() is not None,
+                       timeout, f"{self.name}'s dhclient to bind")
+        finally:
+            p.stop()
+        check(os.path.exists(base + ".env"), f"dhclient did not bind:\n{p.output()}")
+        with open(base + ".env") as f:
+            return dict(line.rstrip("\n")[4:].split("=", 1) for line in f
+                        if line.startswith("new_") and "=" in line)
 
     def netutil(self, *args, timeout=120):
         return self.lab.netutil(self.ns, *args, timeout=timeout)
@@ -206,6 +236,30 @@ exit 0
 """
 
 
+DHCLIENT_CONF = """# As Debian's /etc/dhcp/dhclient.conf asks.
+request subnet-mask, broadcast-address, time-offset, routers,
+        domain-name, domain-name-servers, domain-search, host-name,
+        interface-mtu;
+"""
+
+DHCLIENT_SCRIPT = """#!/bin/sh
+# A minimal dhclient-script: applies the lease and records it.
+case "$reason" in
+PREINIT)
+    ip link set "$interface" up
+    ;;
+BOUND|RENEW|REBIND|REBOOT)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$new_ip_address/$new_subnet_mask" dev "$interface"
+    [ -n "$new_interface_mtu" ] && ip link set "$interface" mtu "$new_interface_mtu"
+    for r in $new_routers; do ip route add default via "$r"; break; done
+    env | grep '^new_' > "$LEASE_FILE.tmp" && mv "$LEASE_FILE.tmp" "$LEASE_FILE"
+    ;;
+esac
+exit 0
+"""
+
+
 class Lab:
     def __init__(self, name):
         self.tag = f"{name[:5]}{os.getpid() % 100000}"
@@ -216,6 +270,10 @@ class Lab:
         with open(self.udhcpc_script, "w") as f:
             f.write(UDHCPC_SCRIPT)
         os.chmod(self.udhcpc_script, 0o755)
+        self.dhclient_script = os.path.join(self.dir, "dhclient.sh")
+        with open(self.dhclient_script, "w") as f:
+            f.write(DHCLIENT_SCRIPT)
+        os.chmod(self.dhclient_script, 0o755)
         self.host_ns = None
 
     def __enter__(self):
@@ -309,13 +367,16 @@ class Lab:
         self.host_ns, self.out_ns, self.dnsmasq = host, out, dns
         return host, out
 
-    def daemon(self, *args, ns=None, sock=None):
-        """Start vmnetd and wait until it prints how to attach QEMU."""
+    def daemon(self, *args, ns=None, sock=None, listen=None, name="vmnetd"):
+        """Start vmnetd and wait until it prints how to attach QEMU.
+        `listen`, if given, replaces the default --listen options."""
         sock = sock or os.path.join(self.dir, "vmnetd.sock")
         argv = [VMNETD, "--listen", f"unix:{sock}"]
         if ns is None:
             argv += ["--listen", f"tcp:127.0.0.1:{DAEMON_TCP_PORT}"]
-        d = self.spawn(self.host_ns if ns is None else ns, argv + list(args), name="vmnetd")
+        if listen is not None:
+            argv = [VMNETD] + [a for l in listen for a in ("--listen", l)]
+        d = self.spawn(self.host_ns if ns is None else ns, argv + list(args), name=name)
         d.wait_for("Attach a VM to")
         d.sock = sock
         d.tcp = f"tcp:127.0.0.1:{DAEMON_TCP_PORT}"
@@ -323,6 +384,15 @@ class Lab:
 
     def guest(self, name, via, mac, **kw):
         return Guest(self, name, via, mac, **kw)
+
+    def capture(self, ns, iface, *bpf, name):
+        """tcpdump (one line per packet, with MACs) until the Lab ends;
+        packets() of the returned Proc lists what it has seen so far."""
+        p = self.spawn(ns, ["tcpdump", "-n", "-l", "-e", "-i", iface] + list(bpf), name=name)
+        p.wait_for("listening on")
+        p.packets = lambda: [line for line in p.output().splitlines()
+                             if re.match(r"\d\d:\d\d:\d\d\.\d+ ", line)]
+        return p
 
 
 def check(cond, message):
@@ -346,6 +416,10 @@ def proc_status_kib(pid, field):
     return 0
 
 
+class StepSkipped(Exception):
+    """Raised by a step that cannot run here; run_steps reports it as a TAP SKIP."""
+
+
 def run_steps(steps, lab=None):
     """Run named steps in order, printing TAP; stops at the first failure,
     and then shows what every process of `lab` said."""
@@ -355,6 +429,8 @@ def run_steps(steps, lab=None):
             t0 = time.monotonic()
             fn()
             print(f"ok {i} - {name} ({time.monotonic() - t0:.1f}s)", flush=True)
+        except StepSkipped as e:
+            print(f"ok {i} - {name} # SKIP {e}", flush=True)
         except Exception as e:
             print(f"not ok {i} - {name}\n# " + str(e).replace("\n", "\n# "), flush=True)
             for j in range(i + 1, len(steps) + 1):

@@ -4,6 +4,7 @@
 Each subcommand prints one result line and exits 0 on success, 1 on failure.
 Servers print "ready" once bound so the harness can wait for that, not sleep.
 """
+import array
 import hashlib
 import http.server
 import os
@@ -13,6 +14,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 
 def serve_echo(proto, addr, port):
@@ -203,6 +205,247 @@ def udp_blast(addr, port, count, size):
     return 0
 
 
+def udp_rate(addr, port, rate, seconds, max_delay="0.5"):
+    """Send numbered datagrams at a fixed rate to an echo server and count the
+    answers that come back within max_delay of their sending."""
+    rate, n, max_delay = float(rate), int(float(rate) * float(seconds)), float(max_delay)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((addr, int(port)))
+    s.setblocking(False)
+    sent_at, answered, late = {}, 0, 0
+    start = time.monotonic()
+    i = 0
+    while True:
+        now = time.monotonic()
+        if i < n and now >= start + i / rate:
+            sent_at[i] = now
+            try:
+                s.send(struct.pack("!I", i) + b"vmnetd-rate".ljust(60, b"."))
+            except OSError:
+                pass
+            i += 1
+            continue
+        if i >= n and now > start + n / rate + max_delay:
+            break
+        wake = start + i / rate if i < n else start + n / rate + max_delay
+        r, _, _ = select.select([s], [], [], max(0.0, wake - now))
+        while r:
+            try:
+                data = s.recv(2048)
+            except BlockingIOError:
+                break
+            except OSError:
+                continue
+            seq = struct.unpack("!I", data[:4])[0]
+            t = sent_at.pop(seq, None)
+            if t is not None:
+                if time.monotonic() - t <= max_delay:
+                    answered += 1
+                else:
+                    late += 1
+    print(f"OK sent={n} answered={answered} late={late}")
+    return 0
+
+
+def _csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(array.array("H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF          # native order, for struct "H"
+
+
+def _arp(op, sha, spa, tha, tpa):
+    return struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, op, sha,
+                       socket.inet_aton(spa), tha, socket.inet_aton(tpa))
+
+
+def slow_flooder(path, mac, ip, gateway, size, send_rate, read_rate, seconds):
+    """A hostile VM on a stream socket: announce MAC/IP with ARP, then keep
+    its own queue full with large ICMP echo requests to the gateway
+    (send_rate per second, each `size` bytes of IP) while reading its socket
+    at only read_rate bytes per second. Prints "ready" once the gateway has
+    answered one echo and a burst is out, then a summary at the end."""
+    size, send_rate, read_rate = int(size), float(send_rate), float(read_rate)
+    src = bytes.fromhex(mac.replace(":", ""))
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+
+    def send_frame(frame):
+        s.sendall(struct.pack("!I", len(frame)) + frame)
+
+    # Who has the gateway? libslirp answers, and learns us on the way.
+    send_frame(b"\xff" * 6 + src + b"\x08\x06" +
+               _arp(1, src, ip, b"\0" * 6, gateway).ljust(46, b"\0"))
+    payload = random.randbytes(size - 28)
+    pay_sum = sum(array.array("H", payload))
+    gw_mac = None
+    seq = 0
+
+    def echo_frame():
+        nonlocal seq
+        seq = (seq + 1) & 0xFFFF
+        hdr = struct.pack("!BBHHH", 8, 0, 0, 0x4242, seq)
+        total = sum(array.array("H", hdr)) + pay_sum
+        while total >> 16:
+            total = (total & 0xFFFF) + (total >> 16)
+        icmp = struct.pack("!BBHHH", 8, 0, socket.htons(~total & 0xFFFF), 0x4242, seq) + payload
+        iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, size, seq, 0, 64, 1, 0,
+                          socket.inet_aton(ip), socket.inet_aton(gateway))
+        iph = iph[:10] + struct.pack("H", _csum(iph)) + iph[12:]
+        return gw_mac + src + b"\x08\x00" + iph + icmp
+
+    buf = bytearray()
+    replies = 0
+
+    def parse():
+        nonlocal gw_mac, replies
+        while len(buf) >= 4:
+            n = struct.unpack("!I", buf[:4])[0]
+            if len(buf) < 4 + n:
+                return
+            f = bytes(buf[4:4 + n])
+            del buf[:4 + n]
+            if f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x02" and \
+                    f[28:32] == socket.inet_aton(gateway):
+                gw_mac = f[22:28]
+            elif f[12:14] == b"\x08\x00" and f[23] == 1 and f[34] == 0:
+                replies += 1
+
+    # Handshake at full speed: the gateway's MAC, then one echo answered.
+    s.settimeout(5)
+    try:
+        while gw_mac is None:
+            buf += s.recv(65536)
+            parse()
+        send_frame(echo_frame())
+        while replies == 0:
+            buf += s.recv(65536)
+            parse()
+    except socket.timeout:
+        print(f"FAIL gateway_mac={gw_mac is not None} replies={replies}")
+        return 1
+    s.settimeout(None)
+    burst = 40
+    for _ in range(burst):
+        send_frame(echo_frame())
+    print("ready", flush=True)
+    start = time.monotonic()
+    sent, read = burst + 1, 0
+    chunk = 16384
+    while True:
+        now = time.monotonic() - start
+        if now >= float(seconds):
+            break
+        if sent - burst - 1 < now * send_rate:
+            send_frame(echo_frame())
+            sent += 1
+            continue
+        if read < now * read_rate:
+            try:
+                data = s.recv(chunk, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                data = b""
+            if data:
+                read += len(data)
+                buf += data
+                parse()
+                continue
+        next_send = (sent - burst) / send_rate
+        next_read = (read + chunk) / read_rate
+        time.sleep(min(0.05, max(0.005, min(next_send, next_read) - now)))
+    print(f"OK sent={sent} replies={replies} read={read}")
+    return 0
+
+
+def tcp_probe(addr, port, timeout):
+    """One TCP connect: CONNECTED, REFUSED, UNREACHABLE or TIMEOUT, with the time."""
+    t0 = time.monotonic()
+    try:
+        socket.create_connection((addr, int(port)), timeout=float(timeout)).close()
+        what = "CONNECTED"
+    except ConnectionRefusedError:
+        what = "REFUSED"
+    except socket.timeout:
+        what = "TIMEOUT"
+    except OSError as e:
+        what = f"UNREACHABLE {e.strerror}"
+    print(f"{what} {time.monotonic() - t0:.3f}")
+    return 0
+
+
+def udp_probe(addr, port, timeout):
+    """One datagram to a connected socket: ANSWER, an ICMP error, or TIMEOUT."""
+    t0 = time.monotonic()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(float(timeout))
+    s.connect((addr, int(port)))
+    try:
+        s.send(b"vmnetd udp probe")
+        s.recv(2048)
+        what = "ANSWER"
+    except socket.timeout:
+        what = "TIMEOUT"
+    except OSError as e:
+        what = f"ERROR {e.strerror}"
+    print(f"{what} {time.monotonic() - t0:.3f}")
+    return 0
+
+
+def _dns_name(msg, off):
+    labels, jumped, end = [], False, None
+    while True:
+        n = msg[off]
+        if n & 0xC0 == 0xC0:
+            if not jumped:
+                end = off + 2
+            off, jumped = ((n & 0x3F) << 8) | msg[off + 1], True
+            continue
+        if n == 0:
+            return ".".join(labels), (end if jumped else off + 1)
+        labels.append(msg[off + 1:off + 1 + n].decode(errors="replace"))
+        off += n + 1
+
+
+def dns_lookup(server, name, qtype="A"):
+    """One query over UDP; prints "rcode=N" and the answers (A or PTR data)."""
+    types = {"A": 1, "PTR": 12, "AAAA": 28, "MX": 15}
+    qid = random.randrange(65536)
+    q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    q += struct.pack("!HH", types[qtype], 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.sendto(q, (server, 53))
+    try:
+        resp, _ = s.recvfrom(4096)
+    except socket.timeout:
+        print("TIMEOUT")
+        return 1
+    rid, flags, qd, an = struct.unpack("!HHHH", resp[:8])
+    if rid != qid or not flags & 0x8000:
+        print("FAIL not an answer to our query")
+        return 1
+    off = 12
+    for _ in range(qd):
+        _, off = _dns_name(resp, off)
+        off += 4
+    answers = []
+    for _ in range(an):
+        _, off = _dns_name(resp, off)
+        rtype, _, _, rdlen = struct.unpack("!HHIH", resp[off:off + 10])
+        off += 10
+        if rtype == 1:
+            answers.append(socket.inet_ntoa(resp[off:off + 4]))
+        elif rtype == 12:
+            answers.append(_dns_name(resp, off)[0])
+        off += rdlen
+    print(f"rcode={flags & 0xF} " + " ".join(answers))
+    return 0
+
+
 COMMANDS = {
     "stuck-client": stuck_client,
     "udp-blast": udp_blast,
@@ -213,6 +456,11 @@ COMMANDS = {
     "dns-query": dns_query,
     "serve-http": serve_http,
     "bad-length": bad_length,
+    "udp-rate": udp_rate,
+    "slow-flooder": slow_flooder,
+    "tcp-probe": tcp_probe,
+    "udp-probe": udp_probe,
+    "dns-lookup": dns_lookup,
 }
 
 if __name__ == "__main__":
