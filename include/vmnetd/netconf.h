@@ -33,6 +33,9 @@ struct hostonly_config {
 	char *host_iface;		/* host-iface=: a TAP carrying the host address; NULL: none */
 	bool router;			/* router=on: leases name the host as router (default off) */
 	GArray *hostfwds;		/* struct hostfwd, as for NAT */
+
+	/* Which were given; the rest derive from net= when the network is checked. */
+	bool host_given, pool_start_given, pool_end_given;
 };
 
 struct net_config {
@@ -56,7 +59,7 @@ struct config_args {
 	char **listen;			/* --listen ADDR[,network=NAME] */
 	char **connect;			/* --connect ADDR[,network=NAME] */
 	const char *config_file;	/* --config FILE, or NULL */
-	const char *socket_dir;		/* where default sockets go: DIR/NAME.sock */
+	const char *socket_dir;		/* where default sockets go: DIR/NAME.sock; required */
 };
 
 struct vmnetd_config {
@@ -69,7 +72,8 @@ void vmnetd_config_clear(struct vmnetd_config *c);
 /* Parses and checks everything. With no network declared there is one NAT
  * network "default" (shaped by --nat); a network with no --listen or
  * --connect gets the default socket SOCKET_DIR/NAME.sock. On error, one
- * message naming the network (or option) and the key. */
+ * message naming the network (or option) and the key, and @c left with no
+ * networks. */
 bool vmnetd_config_load(struct vmnetd_config *c, const struct config_args *a, GError **err);
 
 /* The network called @name, or NULL. */

@@ -27,7 +27,7 @@ static char *try_nat(struct nat_config *c, const char *opts)
 	char *msg = NULL;
 
 	nat_config_init(c);
-	if (!nat_config_parse(c, opts, &err) || !nat_config_finish(c, &err)) {
+	if (!nat_config_parse(c, "--nat", opts, &err) || !nat_config_finish(c, "--nat", &err)) {
 		msg = g_strdup(err->message);
 		g_error_free(err);
 	}
