@@ -202,14 +202,16 @@ class Guest:
                 os.unlink(base + suffix)
         with open(base + ".conf", "w") as f:
             f.write(DHCLIENT_CONF)
-        env = dict(os.environ, LEASE_FILE=base + ".env")
+        # dhclient gives its script a clean environment, plus what -e says.
         p = lab.spawn(self.ns, ["dhclient", "-d", "-1", "-v", "-cf", base + ".conf",
                                 "-sf", lab.dhclient_script, "-lf", base + ".leases",
-                                "-pf", base + ".pid", "vmt0"],
-                      name=f"dhclient-{self.name}", env=env)
+                                "-pf", base + ".pid", "-e", f"LEASE_FILE={base}.env", "vmt0"],
+                      name=f"dhclient-{self.name}")
         try:
             wait_until(lambda: os.path.exists(base + ".env") or p.p.poll() is not None,
                        timeout, f"{self.name}'s dhclient to bind")
+        except AssertionError as e:
+            raise AssertionError(f"{e}:\n{p.output()}") from None
         finally:
             p.stop()
         check(os.path.exists(base + ".env"), f"dhclient did not bind:\n{p.output()}")
