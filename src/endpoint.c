@@ -266,3 +266,61 @@ char *endpoint_qemu_args(const struct endpoint *ep, const char *id)
 			       "addr.host=%s,addr.port=%u -device virtio-net-pci,netdev=%s",
 			       id, ep->host, ep->port, id);
 }
+
+GArray *endpoint_resolve(const struct endpoint *ep, GError **err)
+{
+	GArray *addrs = g_array_new(FALSE, TRUE, sizeof(struct endpoint_addr));
+	struct endpoint_addr a = { 0 };
+	struct addrinfo *res;
+
+	if (ep->type == ENDPOINT_UNIX) {
+		a.len = unix_addr(ep, (struct sockaddr_un *)&a.ss);
+		g_array_append_val(addrs, a);
+		return addrs;
+	}
+	res = tcp_addrs(ep, false, err);
+	if (!res) {
+		g_array_free(addrs, TRUE);
+		return NULL;
+	}
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(a.ss))
+			continue;
+		memcpy(&a.ss, ai->ai_addr, ai->ai_addrlen);
+		a.len = ai->ai_addrlen;
+		g_array_append_val(addrs, a);
+	}
+	freeaddrinfo(res);
+	return addrs;
+}
+
+int endpoint_connect_async(const struct endpoint_addr *a, bool *pending, GError **err)
+{
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	*pending = false;
+	if (fd < 0) {
+		vmnetd_set_error(err, "socket: %s", g_strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
+		if (errno != EINPROGRESS) {
+			vmnetd_set_error(err, "%s", g_strerror(errno));
+			close(fd);
+			return -1;
+		}
+		*pending = true;
+	}
+	endpoint_tune_socket(fd);
+	return fd;
+}
+
+int endpoint_connect_error(int fd)
+{
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+		return errno;
+	return e;
+}

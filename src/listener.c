@@ -5,26 +5,33 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "vmnetd/error.h"
 #include "vmnetd/listener.h"
 
 struct listener {
 	struct loop *loop;
-	struct stream_set *set;
 	struct endpoint ep;
 	char *name;
 	struct loop_watch watch;
 	int fd;
 	unsigned next_client;
+	attach_fn attach;
+	void *opaque;
 };
 
 struct connector {
 	struct loop *loop;
-	struct stream_set *set;
 	struct endpoint ep;
 	char *name;
-	struct port_stream *port;
+	GArray *addrs;		/* struct endpoint_addr, resolved once */
+	struct loop_watch watch;	/* the connect in progress */
+	int fd;
+	struct port *port;
 	struct loop_timer *retry;
 	bool failing;		/* say so once, not every second */
+	unsigned turn;		/* which address the next attempt uses */
+	attach_fn attach;
+	void *opaque;
 };
 
 /* "tcp:127.0.0.1:5555 client 3 (127.0.0.1:40102)": which socket, which client. */
@@ -57,7 +64,7 @@ static void on_accept(void *opaque, uint32_t events)
 	struct listener *li = opaque;
 
 	(void)events;
-	for (;;) {
+	while (li->fd >= 0) {
 		int fd = accept4(li->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -66,17 +73,18 @@ static void on_accept(void *opaque, uint32_t events)
 			return;
 		}
 		endpoint_tune_socket(fd);
-		port_stream_new(li->set, fd, client_name(li, fd), NULL, NULL);
+		li->attach(li->opaque, fd, client_name(li, fd));
 	}
 }
 
-struct listener *listener_new(struct loop *l, struct stream_set *set, const struct endpoint *ep,
-			      unsigned socket_mode, GError **err)
+struct listener *listener_new(struct loop *l, const struct endpoint *ep, unsigned socket_mode,
+			      attach_fn attach, void *opaque, GError **err)
 {
 	struct listener *li = g_new0(struct listener, 1);
 
 	li->loop = l;
-	li->set = set;
+	li->attach = attach;
+	li->opaque = opaque;
 	endpoint_copy(&li->ep, ep);
 	li->name = endpoint_to_string(ep);
 	li->fd = endpoint_listen(ep, socket_mode, err);
@@ -88,6 +96,20 @@ struct listener *listener_new(struct loop *l, struct stream_set *set, const stru
 	return li;
 }
 
+const char *listener_name(const struct listener *li)
+{
+	return li->name;
+}
+
+static void listener_destroy(void *ptr)
+{
+	struct listener *li = ptr;
+
+	endpoint_clear(&li->ep);
+	g_free(li->name);
+	g_free(li);
+}
+
 void listener_free(struct listener *li)
 {
 	if (!li)
@@ -95,67 +117,139 @@ void listener_free(struct listener *li)
 	if (li->fd >= 0) {
 		loop_watch_del(li->loop, &li->watch);
 		close(li->fd);
+		li->fd = -1;
 		if (li->ep.type == ENDPOINT_UNIX)
 			unlink(li->ep.path);
 	}
-	endpoint_clear(&li->ep);
-	g_free(li->name);
-	g_free(li);
+	/* An event for it may already be fetched in this iteration. */
+	loop_defer_free(li->loop, listener_destroy, li);
 }
 
-static void connector_closed(void *opaque, struct port_stream *ps)
+static void connector_closed(void *opaque, struct port *p)
 {
 	struct connector *co = opaque;
 
-	(void)ps;
+	(void)p;
 	co->port = NULL;
 	loop_timer_arm(co->retry, loop_now(co->loop) + CONNECTOR_RETRY_NS);
+}
+
+static void connect_failed(struct connector *co, const char *why)
+{
+	if (!co->failing)
+		g_message("%s: %s; retrying every second", co->name, why);
+	co->failing = true;
+	loop_timer_arm(co->retry, loop_now(co->loop) + CONNECTOR_RETRY_NS);
+}
+
+static void connected(struct connector *co, int fd)
+{
+	co->failing = false;
+	co->port = co->attach(co->opaque, fd, g_strdup(co->name));
+	if (co->port)
+		port_on_close(co->port, connector_closed, co);
+	else
+		loop_timer_arm(co->retry, loop_now(co->loop) + CONNECTOR_RETRY_NS);
+}
+
+static void stop_pending(struct connector *co)
+{
+	if (co->fd < 0)
+		return;
+	loop_watch_del(co->loop, &co->watch);
+	close(co->fd);
+	co->fd = -1;
+}
+
+static void on_connect_done(void *opaque, uint32_t events)
+{
+	struct connector *co = opaque;
+	int fd = co->fd, e = endpoint_connect_error(fd);
+
+	(void)events;
+	loop_watch_del(co->loop, &co->watch);
+	co->fd = -1;
+	if (e) {
+		close(fd);
+		connect_failed(co, g_strerror(e));
+		return;
+	}
+	connected(co, fd);
 }
 
 static void connector_try(void *opaque)
 {
 	struct connector *co = opaque;
-	GError *err = NULL;
-	int fd = endpoint_connect(&co->ep, &err);
+	g_autoptr(GError) err = NULL;
+	/* Several addresses (IPv6 and IPv4): take turns, one per attempt. */
+	const struct endpoint_addr *a =
+		&g_array_index(co->addrs, struct endpoint_addr, co->turn++ % co->addrs->len);
+	bool pending;
+	int fd = endpoint_connect_async(a, &pending, &err);
 
 	if (fd < 0) {
-		if (!co->failing)
-			g_message("%s: %s; retrying every second", co->name, err->message);
-		co->failing = true;
-		g_error_free(err);
-		loop_timer_arm(co->retry, loop_now(co->loop) + CONNECTOR_RETRY_NS);
+		connect_failed(co, err->message);
 		return;
 	}
-	co->failing = false;
-	co->port = port_stream_new(co->set, fd, g_strdup(co->name), connector_closed, co);
+	if (!pending) {
+		connected(co, fd);
+		return;
+	}
+	co->fd = fd;
+	if (!loop_watch_add(co->loop, &co->watch, fd, EPOLLOUT, on_connect_done, co, &err)) {
+		close(fd);
+		co->fd = -1;
+		connect_failed(co, err->message);
+	}
 }
 
-struct connector *connector_new(struct loop *l, struct stream_set *set, const struct endpoint *ep)
+struct connector *connector_new(struct loop *l, const struct endpoint *ep, attach_fn attach,
+				void *opaque, GError **err)
 {
 	struct connector *co = g_new0(struct connector, 1);
 
 	co->loop = l;
-	co->set = set;
+	co->fd = -1;
+	co->attach = attach;
+	co->opaque = opaque;
 	endpoint_copy(&co->ep, ep);
 	co->name = endpoint_to_string(ep);
+	co->addrs = endpoint_resolve(ep, err);
 	co->retry = loop_timer_new(l, connector_try, co);
+	if (!co->addrs || !co->addrs->len) {
+		if (co->addrs)
+			vmnetd_set_error(err, "%s: no address", co->name);
+		connector_free(co);
+		return NULL;
+	}
 	connector_try(co);
 	return co;
+}
+
+static void connector_destroy(void *ptr)
+{
+	struct connector *co = ptr;
+
+	if (co->addrs)
+		g_array_free(co->addrs, TRUE);
+	endpoint_clear(&co->ep);
+	g_free(co->name);
+	g_free(co);
 }
 
 void connector_free(struct connector *co)
 {
 	if (!co)
 		return;
+	stop_pending(co);
 	if (co->port) {
 		/* Closing must not schedule a retry on a freed connector. */
-		struct port_stream *ps = co->port;
+		struct port *p = co->port;
 
 		co->port = NULL;
-		port_stream_close(ps, "shutting down");
+		port_on_close(p, NULL, NULL);
+		port_close(p, "shutting down");
 	}
 	loop_timer_free(co->retry);
-	endpoint_clear(&co->ep);
-	g_free(co->name);
-	g_free(co);
+	loop_defer_free(co->loop, connector_destroy, co);
 }

@@ -24,8 +24,13 @@ struct loop_timer {
 };
 
 struct loop_hook {
-	loop_hook_fn fn;
+	loop_hook_fn fn;	/* NULL once deleted */
 	void *opaque;
+};
+
+struct loop_poller_reg {
+	struct loop_poller p;
+	bool deleted;
 };
 
 struct deferred {
@@ -38,8 +43,8 @@ struct loop {
 	bool quit;
 	int64_t now_ns;
 	GArray *pollfds;	/* struct pollfd; [0] is epfd */
-	GArray *pollers;	/* struct loop_poller */
-	GArray *hooks;		/* struct loop_hook */
+	GPtrArray *pollers;	/* struct loop_poller_reg * */
+	GPtrArray *hooks;	/* struct loop_hook * */
 	GPtrArray *timers;	/* struct loop_timer * */
 	GArray *deferred;	/* struct deferred */
 	int hook_sleep_ms;	/* what the hooks allowed last time */
@@ -66,13 +71,24 @@ struct loop *loop_new(void)
 	if (l->epfd < 0)
 		g_error("epoll_create1: %s", g_strerror(errno));
 	l->pollfds = g_array_new(FALSE, FALSE, sizeof(struct pollfd));
-	l->pollers = g_array_new(FALSE, FALSE, sizeof(struct loop_poller));
-	l->hooks = g_array_new(FALSE, FALSE, sizeof(struct loop_hook));
+	l->pollers = g_ptr_array_new_with_free_func(g_free);
+	l->hooks = g_ptr_array_new_with_free_func(g_free);
 	l->timers = g_ptr_array_new_with_free_func(g_free);
 	l->deferred = g_array_new(FALSE, FALSE, sizeof(struct deferred));
 	l->now_ns = clock_now_ns();
 	l->hook_sleep_ms = -1;
 	return l;
+}
+
+/* Drop hooks and pollers deleted during the iteration. */
+static void compact(struct loop *l)
+{
+	for (guint i = l->hooks->len; i-- > 0;)
+		if (!((struct loop_hook *)g_ptr_array_index(l->hooks, i))->fn)
+			g_ptr_array_remove_index(l->hooks, i);
+	for (guint i = l->pollers->len; i-- > 0;)
+		if (((struct loop_poller_reg *)g_ptr_array_index(l->pollers, i))->deleted)
+			g_ptr_array_remove_index(l->pollers, i);
 }
 
 static void run_deferred(struct loop *l)
@@ -91,10 +107,11 @@ void loop_free(struct loop *l)
 	if (!l)
 		return;
 	run_deferred(l);
+	compact(l);
 	close(l->epfd);
 	g_array_free(l->pollfds, TRUE);
-	g_array_free(l->pollers, TRUE);
-	g_array_free(l->hooks, TRUE);
+	g_ptr_array_free(l->pollers, TRUE);
+	g_ptr_array_free(l->hooks, TRUE);
 	g_ptr_array_free(l->timers, TRUE);
 	g_array_free(l->deferred, TRUE);
 	g_free(l);
@@ -167,9 +184,20 @@ void loop_timer_free(struct loop_timer *t)
 	t->expire_ns = INT64_MAX;
 }
 
-void loop_add_poller(struct loop *l, const struct loop_poller *p)
+struct loop_poller_reg *loop_add_poller(struct loop *l, const struct loop_poller *p)
 {
-	g_array_append_val(l->pollers, *p);
+	struct loop_poller_reg *r = g_new0(struct loop_poller_reg, 1);
+
+	r->p = *p;
+	g_ptr_array_add(l->pollers, r);
+	return r;
+}
+
+void loop_del_poller(struct loop *l, struct loop_poller_reg *r)
+{
+	(void)l;
+	if (r)
+		r->deleted = true;	/* removed after the iteration */
 }
 
 int loop_poll_add(struct loop *l, int fd, short events)
@@ -187,12 +215,22 @@ short loop_poll_revents(const struct loop *l, int idx)
 	return g_array_index(l->pollfds, struct pollfd, idx).revents;
 }
 
-void loop_add_hook(struct loop *l, loop_hook_fn fn, void *opaque)
+struct loop_hook *loop_add_hook(struct loop *l, loop_hook_fn fn, void *opaque)
 {
-	struct loop_hook h = { fn, opaque };
+	struct loop_hook *h = g_new0(struct loop_hook, 1);
 
-	g_array_append_val(l->hooks, h);
+	*h = (struct loop_hook){ fn, opaque };
+	g_ptr_array_add(l->hooks, h);
+	return h;
 }
+
+void loop_del_hook(struct loop *l, struct loop_hook *h)
+{
+	(void)l;
+	if (h)
+		h->fn = NULL;	/* removed after the iteration */
+}
+
 
 void loop_defer_free(struct loop *l, GDestroyNotify fn, void *ptr)
 {
@@ -263,9 +301,10 @@ static void run_hooks(struct loop *l)
 	int sleep_ms = -1;
 
 	for (guint i = 0; i < l->hooks->len; i++) {
-		struct loop_hook *h = &g_array_index(l->hooks, struct loop_hook, i);
+		struct loop_hook *h = g_ptr_array_index(l->hooks, i);
 
-		sleep_ms = min_timeout(sleep_ms, h->fn(h->opaque, l));
+		if (h->fn)
+			sleep_ms = min_timeout(sleep_ms, h->fn(h->opaque, l));
 	}
 	l->hook_sleep_ms = sleep_ms;
 }
@@ -274,14 +313,16 @@ static void iterate(struct loop *l)
 {
 	struct pollfd epfd = { .fd = l->epfd, .events = POLLIN };
 	int timeout = min_timeout(timers_timeout(l), l->hook_sleep_ms);
+	guint n_pollers = l->pollers->len;
 	int n;
 
 	g_array_set_size(l->pollfds, 0);
 	g_array_append_val(l->pollfds, epfd);
 	for (guint i = 0; i < l->pollers->len; i++) {
-		struct loop_poller *p = &g_array_index(l->pollers, struct loop_poller, i);
+		struct loop_poller_reg *r = g_ptr_array_index(l->pollers, i);
 
-		p->fill(p->opaque, l, &timeout);
+		if (!r->deleted)
+			r->p.fill(r->p.opaque, l, &timeout);
 	}
 
 	n = poll((struct pollfd *)l->pollfds->data, l->pollfds->len, timeout);
@@ -297,14 +338,17 @@ static void iterate(struct loop *l)
 		dispatch_epoll(l);
 		run_hooks(l);
 	}
-	for (guint i = 0; i < l->pollers->len; i++) {
-		struct loop_poller *p = &g_array_index(l->pollers, struct loop_poller, i);
+	/* A poller added during this iteration filled nothing: skip it. */
+	for (guint i = 0; i < n_pollers && i < l->pollers->len; i++) {
+		struct loop_poller_reg *r = g_ptr_array_index(l->pollers, i);
 
-		p->dispatch(p->opaque, l, n < 0);
+		if (!r->deleted)
+			r->p.dispatch(r->p.opaque, l, n < 0);
 	}
 	run_timers(l);
 	run_hooks(l);
 	run_deferred(l);
+	compact(l);
 }
 
 void loop_run(struct loop *l)

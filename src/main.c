@@ -14,14 +14,15 @@
 
 #include "config.h"
 #include "vmnetd/error.h"
+#include "vmnetd/netconf.h"
 #include "vmnetd/network.h"
 #include "vmnetd/relay.h"
 
 #define EXIT_BAD_OPTION 2
 
 struct options {
-	char **listen, **connect, **nat;
-	char *socket_mode;
+	char **listen, **connect, **nat, **network;
+	char *config, *socket_mode;
 	char *relay_target;
 	gboolean debug, version;
 };
@@ -41,11 +42,17 @@ static bool parse_mode(const char *s, unsigned *mode, GError **err)
 static bool parse_command_line(int *argc, char ***argv, struct options *o, GError **err)
 {
 	GOptionEntry entries[] = {
+		{ "network", 'N', 0, G_OPTION_ARG_STRING_ARRAY, &o->network,
+		  "Declare a network: NAME,mode=nat|hostonly,KEY=VALUE... (repeatable)",
+		  "SPEC" },
+		{ "config", 'C', 0, G_OPTION_ARG_FILENAME, &o->config,
+		  "Read networks from a key file, one group per network", "FILE" },
 		{ "listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &o->listen,
-		  "Accept QEMU -netdev stream clients on unix:PATH or tcp:[HOST:]PORT (repeatable)",
-		  "ADDR" },
+		  "Accept QEMU -netdev stream clients on unix:PATH or tcp:[HOST:]PORT, "
+		  "with ,network=NAME when there are several (repeatable)", "ADDR" },
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING_ARRAY, &o->connect,
-		  "Connect to a QEMU running -netdev stream,server=on (repeatable)", "ADDR" },
+		  "Connect to a QEMU running -netdev stream,server=on, with ,network=NAME "
+		  "when there are several (repeatable)", "ADDR" },
 		{ "nat", 'n', 0, G_OPTION_ARG_STRING_ARRAY, &o->nat,
 		  "NAT network options in QEMU -netdev user syntax: net=, host=, dhcpstart=, dns=, "
 		  "dnssearch=, domainname=, hostname=, restrict=, ipv4=, ipv6=, ipv6-net=, "
@@ -64,7 +71,8 @@ static bool parse_command_line(int *argc, char ***argv, struct options *o, GErro
 
 	g_option_context_set_summary(ctx,
 		"User-space networking for virtual machines: NAT (DHCP, DNS, port forwards)\n"
-		"behind an Ethernet switch that QEMU VMs join with -netdev stream.");
+		"and host-only networks behind Ethernet switches that QEMU VMs join with\n"
+		"-netdev stream. With no --network, one NAT network called default.");
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, argc, argv, err))
 		return false;
@@ -75,79 +83,64 @@ static bool parse_command_line(int *argc, char ***argv, struct options *o, GErro
 	return true;
 }
 
-static char *default_socket_path(void)
+static char *default_socket_dir(void)
 {
 	if (geteuid() == 0)
-		return g_strdup("/run/vmnetd/default.sock");
-	return g_build_filename(g_get_user_runtime_dir(), "vmnetd", "default.sock", NULL);
+		return g_strdup("/run/vmnetd");
+	return g_build_filename(g_get_user_runtime_dir(), "vmnetd", NULL);
 }
 
-/* Neither --listen nor --connect: listen on the default socket. */
-static bool wants_default_socket(const struct options *o)
+/* Parse every option and network before anything is created. */
+static bool check_options(struct options *o, struct vmnetd_config *cfg, unsigned *mode,
+			  GError **err)
 {
-	return !o->listen && !o->connect;
-}
+	g_autofree char *dir = default_socket_dir();
+	struct config_args a = { .networks = o->network, .nat = o->nat, .listen = o->listen,
+				 .connect = o->connect, .config_file = o->config,
+				 .socket_dir = dir };
 
-/* Parse every address and NAT option before anything is created. */
-static bool check_options(struct options *o, struct nat_config *nat, GArray *listen,
-			  GArray *connect, unsigned *mode, GError **err)
-{
 	*mode = 0600;
 	if (o->socket_mode && !parse_mode(o->socket_mode, mode, err))
 		return false;
-	for (char **s = o->nat; s && *s; s++)
-		if (!nat_config_parse(nat, *s, err))
-			return false;
-	if (!nat_config_finish(nat, err))
-		return false;
-	for (char **s = o->listen; s && *s; s++) {
-		struct endpoint ep;
+	return vmnetd_config_load(cfg, &a, err);
+}
 
-		if (!endpoint_parse(*s, "--listen", &ep, err))
-			return false;
-		g_array_append_val(listen, ep);
-	}
-	for (char **s = o->connect; s && *s; s++) {
-		struct endpoint ep;
+/* The default sockets' directory is ours to create; others must exist. */
+static bool make_default_dirs(const struct vmnetd_config *cfg, GError **err)
+{
+	for (guint i = 0; i < cfg->networks->len; i++) {
+		const struct net_config *nc = g_ptr_array_index(cfg->networks, i);
+		g_autofree char *dir = NULL;
 
-		if (!endpoint_parse(*s, "--connect", &ep, err))
+		if (!nc->default_socket)
+			continue;
+		dir = g_path_get_dirname(g_array_index(nc->listen, struct endpoint, 0).path);
+		if (g_mkdir_with_parents(dir, 0700) < 0) {
+			vmnetd_set_error(err, "cannot create %s: %s", dir, g_strerror(errno));
 			return false;
-		g_array_append_val(connect, ep);
-	}
-	if (wants_default_socket(o)) {
-		struct endpoint ep = { .type = ENDPOINT_UNIX, .path = default_socket_path() };
-
-		g_array_append_val(listen, ep);
+		}
 	}
 	return true;
 }
 
-/* The default socket's directory is ours to create; others must exist. */
-static bool make_default_dir(GArray *listen, const struct options *o, GError **err)
+static void print_qemu_args(const struct vmnetd_config *cfg)
 {
-	g_autofree char *dir = NULL;
+	unsigned n = 0;
 
-	if (!wants_default_socket(o))
-		return true;
-	dir = g_path_get_dirname(g_array_index(listen, struct endpoint, 0).path);
-	if (g_mkdir_with_parents(dir, 0700) < 0) {
-		vmnetd_set_error(err, "cannot create %s: %s", dir, g_strerror(errno));
-		return false;
+	for (guint i = 0; i < cfg->networks->len; i++) {
+		const struct net_config *nc = g_ptr_array_index(cfg->networks, i);
+
+		for (guint j = 0; j < nc->listen->len; j++) {
+			struct endpoint *ep = &g_array_index(nc->listen, struct endpoint, j);
+			g_autofree char *name = endpoint_to_string(ep);
+			g_autofree char *id = g_strdup_printf("vmnet%u", n++);
+			g_autofree char *args = endpoint_qemu_args(ep, id);
+
+			printf("Attach a VM to network %s (%s) with these QEMU arguments:\n  %s\n",
+			       nc->name, name, args);
+		}
 	}
-	return true;
-}
-
-static void print_qemu_args(GArray *listen)
-{
-	for (guint i = 0; i < listen->len; i++) {
-		struct endpoint *ep = &g_array_index(listen, struct endpoint, i);
-		g_autofree char *name = endpoint_to_string(ep);
-		g_autofree char *id = g_strdup_printf("vmnet%u", i);
-		g_autofree char *args = endpoint_qemu_args(ep, id);
-
-		printf("Attach a VM to %s with these QEMU arguments:\n  %s\n", name, args);
-	}
-	if (listen->len)
+	if (n)
 		printf("Several VMs may share a socket; give each its own MAC "
 		       "(-device virtio-net-pci,netdev=...,mac=52:54:00:xx:xx:xx).\n");
 	fflush(stdout);
@@ -190,11 +183,6 @@ static bool watch_signals(struct signals *sg, struct loop *l, GError **err)
 	return loop_watch_add(l, &sg->watch, sg->fd, EPOLLIN, on_signal, sg, err);
 }
 
-static void endpoint_array_clear(void *p)
-{
-	endpoint_clear(p);
-}
-
 /* Every guest connection through NAT is a host socket: take all the
  * descriptors we are allowed, not the 1024 a shell usually starts with. */
 static void raise_fd_limit(void)
@@ -207,58 +195,73 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* Builds every network with its sockets; false with @err at the first failure. */
+static bool build_networks(struct loop *l, const struct vmnetd_config *cfg, bool from_nat,
+			   unsigned mode, const char *relay_exe, GPtrArray *nets, GError **err)
+{
+	for (guint i = 0; i < cfg->networks->len; i++) {
+		const struct net_config *nc = g_ptr_array_index(cfg->networks, i);
+		g_autofree char *what = from_nat ? g_strdup("--nat")
+						 : g_strdup_printf("network %s", nc->name);
+		struct network *net = network_new(l, nc, what, relay_exe, err);
+
+		if (!net)
+			return false;
+		g_ptr_array_add(nets, net);
+		for (guint j = 0; j < nc->listen->len; j++)
+			if (!network_listen(net, &g_array_index(nc->listen, struct endpoint, j),
+					    mode, err))
+				return false;
+		for (guint j = 0; j < nc->connect->len; j++)
+			if (!network_connect(net, &g_array_index(nc->connect, struct endpoint, j),
+					     err))
+				return false;
+	}
+	return true;
+}
+
 static int run(struct options *o)
 {
 	g_autoptr(GError) err = NULL;
-	g_autoptr(GArray) listen = g_array_new(FALSE, TRUE, sizeof(struct endpoint));
-	g_autoptr(GArray) connect = g_array_new(FALSE, TRUE, sizeof(struct endpoint));
 	g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
-	struct nat_config nat;
+	struct vmnetd_config cfg;
 	struct signals sg = { .fd = -1 };
-	struct network *net = NULL;
+	GPtrArray *nets = g_ptr_array_new();
 	struct loop *l = NULL;
 	unsigned mode;
 	int status = EXIT_FAILURE;
 
-	g_array_set_clear_func(listen, endpoint_array_clear);
-	g_array_set_clear_func(connect, endpoint_array_clear);
-	nat_config_init(&nat);
-	if (!check_options(o, &nat, listen, connect, &mode, &err)) {
+	vmnetd_config_init(&cfg);
+	if (!check_options(o, &cfg, &mode, &err)) {
 		g_printerr("vmnetd: %s\n", err->message);
-		nat_config_clear(&nat);
+		vmnetd_config_clear(&cfg);
+		g_ptr_array_free(nets, TRUE);
 		return EXIT_BAD_OPTION;
 	}
-	if (!make_default_dir(listen, o, &err)) {
-		g_printerr("vmnetd: %s\n", err->message);
-		nat_config_clear(&nat);
-		return EXIT_FAILURE;
-	}
+	if (!make_default_dirs(&cfg, &err))
+		goto out;
 	raise_fd_limit();
 	l = loop_new();
 	if (!watch_signals(&sg, l, &err))
 		goto out;
-	net = network_new_nat(l, &nat, self ? self : "vmnetd", &err);
-	if (!net)
+	if (!build_networks(l, &cfg, !o->network && !o->config, mode, self ? self : "vmnetd",
+			    nets, &err))
 		goto out;
-	for (guint i = 0; i < listen->len; i++)
-		if (!network_listen(net, &g_array_index(listen, struct endpoint, i), mode, &err))
-			goto out;
-	for (guint i = 0; i < connect->len; i++)
-		network_connect(net, &g_array_index(connect, struct endpoint, i));
-
-	print_qemu_args(listen);
+	print_qemu_args(&cfg);
 	loop_run(l);
 	status = EXIT_SUCCESS;
 out:
 	if (err)
 		g_printerr("vmnetd: %s\n", err->message);
-	network_free(net);
+	for (guint i = 0; i < nets->len; i++)
+		network_free(g_ptr_array_index(nets, i));
+	g_ptr_array_free(nets, TRUE);
 	if (sg.fd >= 0) {
 		loop_watch_del(l, &sg.watch);
 		close(sg.fd);
 	}
 	loop_free(l);
-	nat_config_clear(&nat);
+	vmnetd_config_clear(&cfg);
 	return status;
 }
 
@@ -267,6 +270,8 @@ static void options_clear(struct options *o)
 	g_strfreev(o->listen);
 	g_strfreev(o->connect);
 	g_strfreev(o->nat);
+	g_strfreev(o->network);
+	g_free(o->config);
 	g_free(o->socket_mode);
 	g_free(o->relay_target);
 }

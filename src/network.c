@@ -1,21 +1,27 @@
-/* network.c - one virtual network: learning switch + NAT uplink + VM sockets, and
- * the switch's housekeeping (MAC ageing, waking senders that waited). */
+/* network.c - one virtual network built from its configuration: learning
+ * switch, the uplink its mode asks for, the lease table, the sockets VMs
+ * attach through, and the switch's housekeeping (MAC ageing, waking
+ * senders that waited). */
 #include "vmnetd/listener.h"
 #include "vmnetd/network.h"
 #include "vmnetd/port_stream.h"
+#include "vmnetd/uplink_hostonly.h"
 #include "vmnetd/uplink_nat.h"
 
 /* How often a waiting sender re-checks a destination that may have stalled. */
 #define RECHECK_MS 10
 
 struct network {
+	char *name;
 	struct loop *loop;
 	struct vswitch *sw;
-	struct stream_set *streams;
-	struct uplink_nat *nat;
+	struct port_set *ports;
+	struct lease_table *leases;
 	struct loop_timer *ageing;
+	struct loop_hook *resume_hook;
 	GPtrArray *listeners;
 	GPtrArray *connectors;
+	unsigned port_macs;
 };
 
 static void on_ageing(void *opaque)
@@ -36,40 +42,86 @@ static int resume_waiting(void *opaque, struct loop *l)
 	return switch_resume_waiting(net->sw, loop_now(l)) ? RECHECK_MS : -1;
 }
 
-struct network *network_new_nat(struct loop *l, const struct nat_config *cfg,
-				const char *relay_exe, GError **err)
+static bool add_uplink(struct network *net, const struct net_config *cfg, const char *what,
+		       const char *relay_exe, GError **err)
+{
+	struct port *up;
+
+	if (cfg->mode == NET_MODE_HOSTONLY)
+		up = uplink_hostonly_new(net->ports, cfg, net->leases, what, err);
+	else
+		up = uplink_nat_new(net->ports, cfg, net->leases, relay_exe, what, err);
+	return up != NULL;
+}
+
+struct network *network_new(struct loop *l, const struct net_config *cfg, const char *what,
+			    const char *relay_exe, GError **err)
 {
 	struct network *net = g_new0(struct network, 1);
 
+	net->name = g_strdup(cfg->name);
 	net->loop = l;
+	net->port_macs = cfg->port_macs ? cfg->port_macs : PORT_FDB_MAX_DEFAULT;
 	net->sw = switch_new(SWITCH_AGEING_NS);
-	net->streams = stream_set_new(l, net->sw);
+	net->ports = port_set_new(l, net->sw);
+	net->leases = lease_table_new();
 	net->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)listener_free);
 	net->connectors = g_ptr_array_new_with_free_func((GDestroyNotify)connector_free);
 	net->ageing = loop_timer_new(l, on_ageing, net);
 	loop_timer_arm(net->ageing, loop_now(l) + SWITCH_AGEING_NS);
-	loop_add_hook(l, resume_waiting, net);
-	net->nat = uplink_nat_new(l, net->sw, cfg, relay_exe, err);
-	if (!net->nat) {
+	net->resume_hook = loop_add_hook(l, resume_waiting, net);
+	if (!add_uplink(net, cfg, what, relay_exe, err)) {
 		network_free(net);
 		return NULL;
 	}
 	return net;
 }
 
+struct port *network_attach_stream(struct network *net, int fd, char *name)
+{
+	struct port *p = port_stream_new(net->ports, fd, name);
+
+	if (p)
+		p->fdb_max = net->port_macs;
+	return p;
+}
+
+static struct port *attach_stream(void *opaque, int fd, char *name)
+{
+	struct network *net = opaque;
+	g_autofree char *full = g_strdup_printf("%s: %s", net->name, name);
+
+	g_free(name);
+	return network_attach_stream(net, fd, g_steal_pointer(&full));
+}
+
 bool network_listen(struct network *net, const struct endpoint *ep, unsigned socket_mode,
 		    GError **err)
 {
-	struct listener *li = listener_new(net->loop, net->streams, ep, socket_mode, err);
+	struct listener *li = listener_new(net->loop, ep, socket_mode, attach_stream, net, err);
 
 	if (li)
 		g_ptr_array_add(net->listeners, li);
 	return li != NULL;
 }
 
-void network_connect(struct network *net, const struct endpoint *ep)
+bool network_connect(struct network *net, const struct endpoint *ep, GError **err)
 {
-	g_ptr_array_add(net->connectors, connector_new(net->loop, net->streams, ep));
+	struct connector *co = connector_new(net->loop, ep, attach_stream, net, err);
+
+	if (co)
+		g_ptr_array_add(net->connectors, co);
+	return co != NULL;
+}
+
+static void network_destroy(void *ptr)
+{
+	struct network *net = ptr;
+
+	switch_free(net->sw);
+	lease_table_free(net->leases);
+	g_free(net->name);
+	g_free(net);
 }
 
 void network_free(struct network *net)
@@ -78,9 +130,35 @@ void network_free(struct network *net)
 		return;
 	g_ptr_array_free(net->listeners, TRUE);
 	g_ptr_array_free(net->connectors, TRUE);
-	stream_set_free(net->streams);
-	uplink_nat_free(net->nat);
+	port_set_free(net->ports);	/* the uplink too */
 	loop_timer_free(net->ageing);
-	switch_free(net->sw);
-	g_free(net);
+	loop_del_hook(net->loop, net->resume_hook);
+	/* Ports freed after this iteration still refer to the switch. */
+	loop_defer_free(net->loop, network_destroy, net);
+}
+
+const char *network_name(const struct network *net)
+{
+	return net->name;
+}
+
+void network_foreach_port(struct network *net, void (*fn)(struct port *p, void *opaque),
+			  void *opaque)
+{
+	port_set_foreach(net->ports, fn, opaque);
+}
+
+void network_foreach_fdb(struct network *net, switch_fdb_fn fn, void *opaque)
+{
+	switch_foreach_fdb(net->sw, loop_now(net->loop), fn, opaque);
+}
+
+const struct switch_stats *network_switch_stats(const struct network *net)
+{
+	return switch_get_stats(net->sw);
+}
+
+struct lease_table *network_leases(struct network *net)
+{
+	return net->leases;
 }

@@ -1,21 +1,244 @@
-/* port.c - state shared by every kind of switch port. */
+/* port.c - the port layer: attach, watch, queue, flush, count, hold and close
+ * for every kind of port, and the set of ports one network owns. */
+#include <errno.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <glib.h>
 
 #include "vmnetd/port.h"
+#include "vmnetd/switch.h"
+
+struct port_set {
+	struct loop *loop;
+	struct vswitch *sw;
+	GPtrArray *ports;	/* open ports, attach order */
+	GPtrArray *dirty;	/* ports with frames queued this iteration */
+	struct loop_hook *flush_hook;
+	unsigned next_id;
+};
 
 void port_init(struct port *p, const struct port_ops *ops, char *name)
 {
-	*p = (struct port){ .ops = ops, .name = name };
+	*p = (struct port){ .ops = ops, .name = name, .fd = -1, .fdb_max = PORT_FDB_MAX_DEFAULT,
+			    .max_frame = SIZE_MAX, .hold_budget_ns = PORT_HOLD_BURST_NS };
 }
 
 void port_fini(struct port *p)
 {
+	txring_fini(&p->tx);
 	g_free(p->name);
 	p->name = NULL;
 }
 
-bool port_is_congested(const struct port *p, int64_t now_ns)
+static void port_free(void *ptr)
 {
-	return p->backlog > p->backlog_high &&
-	       now_ns - p->last_progress_ns < PORT_STALL_NS;
+	struct port *p = ptr;
+
+	if (p->ops->destroy)
+		p->ops->destroy(p);
+	port_fini(p);
+	g_free(p);
+}
+
+/* Always readable (see may_pause); writable only while a backlog waits. */
+static void update_events(struct port *p)
+{
+	loop_watch_mod(p->set->loop, &p->watch,
+		       EPOLLIN | (txring_used(&p->tx) ? EPOLLOUT : 0));
+}
+
+static void flush(struct port *p)
+{
+	if (!txring_used(&p->tx))
+		return;
+	if (!p->ops->flush(p)) {
+		port_close(p, g_strerror(errno));
+		return;
+	}
+	p->backlog = txring_used(&p->tx);
+	update_events(p);
+}
+
+static void on_events(void *opaque, uint32_t events)
+{
+	struct port *p = opaque;
+
+	if (events & EPOLLOUT)
+		flush(p);
+	if (!p->closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		p->ops->read(p);
+}
+
+static int flush_dirty(void *opaque, struct loop *l)
+{
+	struct port_set *set = opaque;
+
+	(void)l;
+	/* A flush may close a port, which never adds to this list. */
+	for (guint i = 0; i < set->dirty->len; i++) {
+		struct port *p = g_ptr_array_index(set->dirty, i);
+
+		p->dirty = false;
+		if (!p->closed)
+			flush(p);
+	}
+	g_ptr_array_set_size(set->dirty, 0);
+	return -1;
+}
+
+struct port_set *port_set_new(struct loop *l, struct vswitch *sw)
+{
+	struct port_set *set = g_new0(struct port_set, 1);
+
+	set->loop = l;
+	set->sw = sw;
+	set->ports = g_ptr_array_new();
+	set->dirty = g_ptr_array_new();
+	set->flush_hook = loop_add_hook(l, flush_dirty, set);
+	return set;
+}
+
+static void port_set_destroy(void *ptr)
+{
+	struct port_set *set = ptr;
+
+	g_ptr_array_free(set->ports, TRUE);
+	g_ptr_array_free(set->dirty, TRUE);
+	g_free(set);
+}
+
+void port_set_free(struct port_set *set)
+{
+	if (!set)
+		return;
+	while (set->ports->len)
+		port_close(g_ptr_array_index(set->ports, set->ports->len - 1), "shutting down");
+	loop_del_hook(set->loop, set->flush_hook);
+	/* Ports freed in this iteration may still look at their set. */
+	loop_defer_free(set->loop, port_set_destroy, set);
+}
+
+struct loop *port_set_loop(const struct port_set *set)
+{
+	return set->loop;
+}
+
+void port_set_foreach(struct port_set *set, void (*fn)(struct port *p, void *opaque), void *opaque)
+{
+	for (guint i = 0; i < set->ports->len; i++)
+		fn(g_ptr_array_index(set->ports, i), opaque);
+}
+
+struct port *port_set_find(struct port_set *set, unsigned id)
+{
+	for (guint i = 0; i < set->ports->len; i++) {
+		struct port *p = g_ptr_array_index(set->ports, i);
+
+		if (p->id == id)
+			return p;
+	}
+	return NULL;
+}
+
+bool port_attach(struct port_set *set, struct port *p, int fd, size_t queue_size, GError **err)
+{
+	p->set = set;
+	p->id = ++set->next_id;
+	p->since = time(NULL);
+	p->hold_stamp_ns = loop_now(set->loop);
+	g_ptr_array_add(set->ports, p);
+	switch_add_port(set->sw, p);
+	if (fd < 0)
+		return true;
+	p->fd = fd;
+	txring_init(&p->tx, queue_size);
+	if (!loop_watch_add(set->loop, &p->watch, fd, EPOLLIN, on_events, p, err)) {
+		port_close(p, (*err)->message);
+		return false;
+	}
+	return true;
+}
+
+void port_on_close(struct port *p, port_closed_fn fn, void *opaque)
+{
+	p->closed_fn = fn;
+	p->closed_opaque = opaque;
+}
+
+void port_close(struct port *p, const char *why)
+{
+	const struct port_stats *st = &p->stats;
+	port_closed_fn fn = p->closed_fn;
+
+	if (p->closed)
+		return;
+	p->closed = true;
+	p->closed_fn = NULL;
+	g_message("%s: closed (%s); rx %" G_GUINT64_FORMAT " frames, tx %" G_GUINT64_FORMAT
+		  " frames, %" G_GUINT64_FORMAT " dropped",
+		  p->name, why, st->rx_frames, st->tx_frames, st->tx_drops);
+	if (p->fd >= 0) {
+		loop_watch_del(p->set->loop, &p->watch);
+		close(p->fd);
+		p->fd = -1;
+	}
+	switch_del_port(p->sw, p);
+	g_ptr_array_remove(p->set->ports, p);
+	if (fn)
+		fn(p->closed_opaque, p);
+	loop_defer_free(p->set->loop, port_free, p);
+}
+
+void port_input(struct port *p, const uint8_t *frame, size_t len)
+{
+	switch_input(p->sw, p, frame, len, loop_now(p->set->loop));
+}
+
+enum port_verdict port_queue(struct port *p, const uint8_t *frame, size_t len)
+{
+	if (p->closed || len > p->max_frame ||
+	    !txring_push_frame(&p->tx, frame, len, p->min_frame))
+		return PORT_DROPPED;
+	p->backlog = txring_used(&p->tx);
+	if (!p->dirty) {
+		p->dirty = true;
+		g_ptr_array_add(p->set->dirty, p);
+	}
+	return PORT_QUEUED;
+}
+
+enum port_verdict port_deliver(struct port *p, const uint8_t *frame, size_t len)
+{
+	enum port_verdict v = p->ops->deliver ? p->ops->deliver(p, frame, len)
+					      : port_queue(p, frame, len);
+
+	if (v == PORT_QUEUED) {
+		p->stats.tx_frames++;
+		p->stats.tx_bytes += len;
+	} else if (p->stats.tx_drops++ % 1000 == 0) {
+		g_debug("%s: output queue full, %" G_GUINT64_FORMAT " frames dropped so far",
+			p->name, p->stats.tx_drops);
+	}
+	return v;
+}
+
+/* Refill the budget for the time gone by; spend it while someone waits. */
+static void account_hold(struct port *p, int64_t now_ns)
+{
+	int64_t dt = now_ns - p->hold_stamp_ns;
+
+	if (dt <= 0)
+		return;
+	p->hold_stamp_ns = now_ns;
+	if (p->holding)
+		p->hold_budget_ns -= dt;
+	p->hold_budget_ns = MIN(PORT_HOLD_BURST_NS, p->hold_budget_ns + dt / PORT_HOLD_SHARE);
+}
+
+bool port_is_congested(struct port *p, int64_t now_ns)
+{
+	account_hold(p, now_ns);
+	return p->backlog > p->backlog_high && p->hold_budget_ns > 0;
 }

@@ -1,8 +1,9 @@
 /* switch.c - Ethernet learning switch: MAC table (FDB) with ageing, forwarding, flooding.
  *
  * Rules: a source MAC is learned on the port it came from (never a group or
- * zero address, and within SWITCH_FDB_MAX / SWITCH_FDB_PORT_MAX so no VM can
- * fill the table); known unicast goes to one port; broadcast, multicast and
+ * zero address, and within SWITCH_FDB_MAX and the port's fdb_max so no VM can
+ * fill the table); static entries (the MACs an uplink or service owns) never
+ * age and never move, whatever a VM sends; known unicast goes to one port; broadcast, multicast and
  * unknown unicast go to every port but the ingress one; nothing goes back
  * out of the port it came in on.
  */
@@ -16,6 +17,7 @@ struct fdb_entry {
 	gint64 key;		/* MAC as an integer: the hash key points here */
 	struct port *port;
 	int64_t last_seen_ns;
+	bool is_static;		/* owned by an uplink or service: never ages, never moves */
 };
 
 struct vswitch {
@@ -86,6 +88,7 @@ void switch_del_port(struct vswitch *sw, struct port *p)
 	p->fdb_entries = 0;
 	g_ptr_array_remove(sw->ports, p);
 	p->sw = NULL;
+	p->blocked_on = NULL;
 
 	for (guint i = 0; i < sw->ports->len; i++) {
 		struct port *other = g_ptr_array_index(sw->ports, i);
@@ -102,8 +105,9 @@ static void learn(struct vswitch *sw, struct port *in, const uint8_t mac[6], int
 
 	if (e) {
 		/* Fast path: a known MAC only refreshes, or moves if the VM moved. */
-		if (e->port != in && e->port->fixed_macs) {
-			sw->stats.learn_refused++;
+		if (e->is_static) {
+			if (e->port != in)
+				sw->stats.learn_refused++;
 			return;
 		}
 		e->last_seen_ns = now_ns;
@@ -117,28 +121,17 @@ static void learn(struct vswitch *sw, struct port *in, const uint8_t mac[6], int
 		return;
 	}
 	if (g_hash_table_size(sw->fdb) >= SWITCH_FDB_MAX ||
-	    in->fdb_entries >= SWITCH_FDB_PORT_MAX) {
+	    in->fdb_entries >= in->fdb_max) {
 		sw->stats.learn_refused++;
 		return;
 	}
 	g_debug("%s: learned " MAC_FMT, in->name, MAC_ARGS(mac));
-	e = g_new(struct fdb_entry, 1);
+	e = g_new0(struct fdb_entry, 1);
 	e->key = key;
 	e->port = in;
 	e->last_seen_ns = now_ns;
 	in->fdb_entries++;
 	g_hash_table_insert(sw->fdb, &e->key, e);
-}
-
-static void deliver(struct port *out, const uint8_t *frame, size_t len)
-{
-	if (out->ops->deliver(out, frame, len) == PORT_QUEUED) {
-		out->stats.tx_frames++;
-		out->stats.tx_bytes += len;
-	} else if (out->stats.tx_drops++ % 1000 == 0) {
-		g_debug("%s: output queue full, %" G_GUINT64_FORMAT " frames dropped so far",
-			out->name, out->stats.tx_drops);
-	}
 }
 
 static void flood(struct vswitch *sw, struct port *in, const uint8_t *frame, size_t len)
@@ -148,8 +141,19 @@ static void flood(struct vswitch *sw, struct port *in, const uint8_t *frame, siz
 		struct port *out = g_ptr_array_index(sw->ports, i);
 
 		if (out != in)
-			deliver(out, frame, len);
+			port_deliver(out, frame, len);
 	}
+}
+
+/* The entry for @mac, unless it has aged out. */
+static struct fdb_entry *fresh_entry(struct vswitch *sw, const uint8_t mac[6], int64_t now_ns)
+{
+	gint64 key = mac_key(mac);
+	struct fdb_entry *e = g_hash_table_lookup(sw->fdb, &key);
+
+	if (!e || (!e->is_static && now_ns - e->last_seen_ns > sw->ageing_ns))
+		return NULL;
+	return e;
 }
 
 void switch_input(struct vswitch *sw, struct port *in, const uint8_t *frame, size_t len,
@@ -172,10 +176,9 @@ void switch_input(struct vswitch *sw, struct port *in, const uint8_t *frame, siz
 		return;
 	}
 
-	gint64 key = mac_key(dst);
-	struct fdb_entry *e = g_hash_table_lookup(sw->fdb, &key);
+	struct fdb_entry *e = fresh_entry(sw, dst, now_ns);
 
-	if (!e || now_ns - e->last_seen_ns > sw->ageing_ns) {
+	if (!e) {
 		flood(sw, in, frame, len);
 		return;
 	}
@@ -183,25 +186,35 @@ void switch_input(struct vswitch *sw, struct port *in, const uint8_t *frame, siz
 		sw->stats.hairpin_drops++;
 		return;
 	}
-	deliver(e->port, frame, len);
-	if (in->may_pause && port_is_congested(e->port, now_ns))
+	port_deliver(e->port, frame, len);
+	if (in->may_pause && port_is_congested(e->port, now_ns)) {
 		in->blocked_on = e->port;
+		e->port->holding = true;
+	}
 }
 
 bool switch_resume_waiting(struct vswitch *sw, int64_t now_ns)
 {
 	bool waiting = false;
+	guint n = sw->ports->len;
 
-	for (guint i = 0; i < sw->ports->len; i++) {
+	for (guint i = 0; i < n; i++) {
 		struct port *p = g_ptr_array_index(sw->ports, i);
 
-		if (!p->blocked_on)
-			continue;
-		if (port_is_congested(p->blocked_on, now_ns)) {
+		if (p->blocked_on && !port_is_congested(p->blocked_on, now_ns))
+			p->blocked_on = NULL;
+	}
+	/* Who holds whom, afresh: a port spends its hold budget only while
+	 * some source still waits on it. */
+	for (guint i = 0; i < n; i++)
+		((struct port *)g_ptr_array_index(sw->ports, i))->holding = false;
+	for (guint i = 0; i < n; i++) {
+		struct port *p = g_ptr_array_index(sw->ports, i);
+
+		if (p->blocked_on) {
+			p->blocked_on->holding = true;
 			waiting = true;
-			continue;
 		}
-		p->blocked_on = NULL;
 	}
 	return waiting;
 }
@@ -217,6 +230,8 @@ int64_t switch_age(struct vswitch *sw, int64_t now_ns)
 		struct fdb_entry *e = value;
 		int64_t expires = e->last_seen_ns + sw->ageing_ns;
 
+		if (e->is_static)
+			continue;
 		if (expires <= now_ns) {
 			e->port->fdb_entries--;
 			g_hash_table_iter_remove(&it);
@@ -227,12 +242,45 @@ int64_t switch_age(struct vswitch *sw, int64_t now_ns)
 	return next;
 }
 
-struct port *switch_lookup(struct vswitch *sw, const uint8_t mac[6])
+struct port *switch_lookup(struct vswitch *sw, const uint8_t mac[6], int64_t now_ns)
 {
-	gint64 key = mac_key(mac);
-	struct fdb_entry *e = g_hash_table_lookup(sw->fdb, &key);
+	struct fdb_entry *e = fresh_entry(sw, mac, now_ns);
 
 	return e ? e->port : NULL;
+}
+
+void switch_add_static(struct vswitch *sw, struct port *p, const uint8_t mac[6])
+{
+	struct fdb_entry *e = g_new0(struct fdb_entry, 1);
+
+	e->key = mac_key(mac);
+	e->port = p;
+	e->is_static = true;
+	/* Replaces whatever was learned for it (and uncounts that). */
+	struct fdb_entry *old = g_hash_table_lookup(sw->fdb, &e->key);
+
+	if (old && !old->is_static)
+		old->port->fdb_entries--;
+	g_hash_table_replace(sw->fdb, &e->key, e);
+}
+
+void switch_foreach_fdb(struct vswitch *sw, int64_t now_ns, switch_fdb_fn fn, void *opaque)
+{
+	GHashTableIter it;
+	gpointer value;
+
+	g_hash_table_iter_init(&it, sw->fdb);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		struct fdb_entry *e = value;
+		uint8_t mac[6];
+
+		if (!e->is_static && now_ns - e->last_seen_ns > sw->ageing_ns)
+			continue;
+		for (int i = 0; i < 6; i++)
+			mac[i] = e->key >> (8 * (5 - i));
+		fn(mac, e->port, e->is_static,
+		   e->is_static ? -1 : (now_ns - e->last_seen_ns) / 1000000000LL, opaque);
+	}
 }
 
 unsigned switch_fdb_size(const struct vswitch *sw)

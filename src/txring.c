@@ -1,4 +1,4 @@
-/* txring.c - byte ring holding a port's queued output in stream wire format. */
+/* txring.c - the ring of frame records behind every port's output queue. */
 #include <string.h>
 
 #include <glib.h>
@@ -71,4 +71,44 @@ void txring_consume(struct txring *r, size_t n)
 {
 	g_assert(n <= txring_used(r));
 	r->head += n;
+}
+
+/* Copy @n bytes out from ring offset @pos, wrapping. */
+static void ring_get(const struct txring *r, uint64_t pos, void *dst, size_t n)
+{
+	size_t off = pos & (r->size - 1);
+	size_t first = MIN(n, r->size - off);
+
+	memcpy(dst, r->buf + off, first);
+	memcpy((uint8_t *)dst + first, r->buf, n - first);
+}
+
+static size_t first_frame_len(const struct txring *r)
+{
+	uint8_t hdr[TXRING_REC_HDR];
+
+	ring_get(r, r->head, hdr, sizeof(hdr));
+	return (size_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+}
+
+int txring_peek_frame(const struct txring *r, struct iovec iov[2])
+{
+	uint64_t start = r->head + TXRING_REC_HDR;
+	size_t len, off, first;
+
+	if (txring_used(r) < TXRING_REC_HDR)
+		return 0;
+	len = first_frame_len(r);
+	off = start & (r->size - 1);
+	first = MIN(len, r->size - off);
+	iov[0] = (struct iovec){ r->buf + off, first };
+	if (first == len)
+		return 1;
+	iov[1] = (struct iovec){ r->buf, len - first };
+	return 2;
+}
+
+void txring_pop_frame(struct txring *r)
+{
+	txring_consume(r, TXRING_REC_HDR + first_frame_len(r));
 }

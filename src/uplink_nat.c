@@ -1,207 +1,135 @@
-/* uplink_nat.c - NAT uplink: libslirp as a switch port, driven by the daemon's loop.
+/* uplink_nat.c - NAT uplink: libslirp as a switch port.
  *
- * Frames the switch delivers go into slirp_input(); frames libslirp emits go
- * into the switch. libslirp's descriptors join the loop's poll() each
- * iteration and its timeout is honoured as it asks. While a VM that libslirp
- * sends to is congested, libslirp's sockets are not polled for input: host
- * traffic then waits in the kernel instead of being dropped here.
- * DHCP replies get the MTU option on the way out (dhcp_mtu.c).
+ * Frames the switch delivers go into libslirp; frames libslirp emits go into
+ * the switch. DHCP is libslirp's, with the MTU added to its replies on the
+ * way out (dhcp_mtu.c) and its leases noted in the network's lease table;
+ * or, with dhcp=vmnetd, vmnetd's own server (netsvc.c). The MACs libslirp
+ * answers with are static entries of the switch: no VM can take them.
  */
-#include <errno.h>
-#include <poll.h>
+#include <arpa/inet.h>
 #include <string.h>
-
-#include <slirp/libslirp.h>
+#include <time.h>
 
 #include "vmnetd/dhcp_mtu.h"
 #include "vmnetd/error.h"
+#include "vmnetd/netsvc.h"
+#include "vmnetd/slirp_stack.h"
+#include "vmnetd/switch.h"
 #include "vmnetd/uplink_nat.h"
 
-#define DHCP_REPLY_MAX 2048	/* libslirp's replies are ~590 bytes */
+#define DHCP_FRAME_MAX 2048	/* libslirp's replies are ~590 bytes */
 
 struct uplink_nat {
-	struct port port;	/* first: the switch sees only this */
-	struct loop *loop;
-	struct vswitch *sw;
-	Slirp *slirp;
+	struct port port;	/* first: the port layer sees only this */
+	struct slirp_stack *stack;
+	struct netsvc *svc;	/* dhcp=vmnetd only */
+	struct lease_table *leases;
+	GHashTable *hostnames;	/* MAC key -> the name a client asked with */
+	char *net_name;
 	uint16_t mtu;
 };
 
-struct nat_timer {
-	struct uplink_nat *nat;
-	struct loop_timer *timer;
-	SlirpTimerId id;
-	SlirpTimerCb cb;	/* set for libslirp's older timer_new() */
-	void *cb_opaque;
-};
+static gint64 mac_key(const uint8_t mac[6])
+{
+	gint64 k = 0;
+
+	for (int i = 0; i < 6; i++)
+		k = k << 8 | mac[i];
+	return k;
+}
+
+/* Note the host name a client sends, for the lease its ACK will carry. */
+static void snoop_request(struct uplink_nat *nat, const uint8_t *frame, size_t len)
+{
+	uint8_t mac[6];
+	char name[LEASE_HOSTNAME_MAX + 1];
+	gint64 *key;
+
+	if (!dhcp_snoop_request(frame, len, mac, name, sizeof(name)) || !name[0])
+		return;
+	if (g_hash_table_size(nat->hostnames) >= 4096)	/* one per VM; a flood gets no more */
+		g_hash_table_remove_all(nat->hostnames);
+	key = g_new(gint64, 1);
+	*key = mac_key(mac);
+	g_hash_table_replace(nat->hostnames, key, g_strdup(name));
+}
+
+static void snoop_ack(struct uplink_nat *nat, const uint8_t *frame, size_t len)
+{
+	struct lease l;
+	const char *name;
+	gint64 key;
+	char a[INET_ADDRSTRLEN];
+	const uint8_t *m = l.mac;
+
+	if (!dhcp_snoop_ack(frame, len, time(NULL), &l))
+		return;
+	key = mac_key(l.mac);
+	name = g_hash_table_lookup(nat->hostnames, &key);
+	if (!l.hostname[0] && name)
+		g_strlcpy(l.hostname, name, sizeof(l.hostname));
+	lease_table_set(nat->leases, &l);
+	inet_ntop(AF_INET, &l.ip, a, sizeof(a));
+	g_message("%s: %02x:%02x:%02x:%02x:%02x:%02x is %s%s%s%s", nat->net_name,
+		  m[0], m[1], m[2], m[3], m[4], m[5], a,
+		  l.hostname[0] ? " (" : "", l.hostname, l.hostname[0] ? ")" : "");
+}
 
 static enum port_verdict nat_deliver(struct port *p, const uint8_t *frame, size_t len)
 {
 	struct uplink_nat *nat = (struct uplink_nat *)p;
 
-	slirp_input(nat->slirp, frame, (int)len);
+	if (nat->svc && netsvc_handle(nat->svc, frame, len))
+		return PORT_QUEUED;
+	if (!nat->svc && len >= 42 && frame[12] == 0x08 && frame[13] == 0x00 &&
+	    (frame[0] & 1))		/* DHCP requests are broadcast */
+		snoop_request(nat, frame, len);
+	slirp_stack_input(nat->stack, frame, len);
 	return PORT_QUEUED;
+}
+
+static void nat_destroy(struct port *p)
+{
+	struct uplink_nat *nat = (struct uplink_nat *)p;
+
+	slirp_stack_free(nat->stack);
+	netsvc_free(nat->svc);
+	g_hash_table_destroy(nat->hostnames);
+	g_free(nat->net_name);
 }
 
 static const struct port_ops nat_ops = {
 	.kind = "nat",
-	.deliver = nat_deliver,	/* blocked_on is read by nat_fill() each iteration */
+	.deliver = nat_deliver,	/* blocked_on is read by slirp_stack each iteration */
+	.destroy = nat_destroy,
 };
 
-static ssize_t send_packet(const void *buf, size_t len, void *opaque)
+/* Frames from libslirp: DHCP replies get the MTU and are noted, then all
+ * go into the switch. Only DHCP replies are copied. */
+static void from_slirp(void *opaque, const uint8_t *frame, size_t len)
 {
 	struct uplink_nat *nat = opaque;
-	uint8_t copy[DHCP_REPLY_MAX];
-	const uint8_t *frame = buf;
+	uint8_t copy[DHCP_FRAME_MAX];
 
-	/* Only DHCP replies are copied (to add the MTU); every other frame
-	 * goes to the switch as libslirp built it. */
-	if (len <= sizeof(copy) && dhcp_is_reply(buf, len)) {
-		memcpy(copy, buf, len);
+	if (!nat->svc && len <= sizeof(copy) && dhcp_is_reply(frame, len)) {
+		memcpy(copy, frame, len);
 		if (dhcp_add_mtu(copy, len, nat->mtu))
 			frame = copy;
+		snoop_ack(nat, frame, len);
 	}
-	switch_input(nat->sw, &nat->port, frame, len, loop_now(nat->loop));
-	return (ssize_t)len;
+	port_input(&nat->port, frame, len);
 }
 
-static void guest_error(const char *msg, void *opaque)
+/* Where the services answer from: sent back into the switch. */
+static void from_svc(void *opaque, const uint8_t *frame, size_t len)
 {
-	(void)opaque;
-	g_debug("nat: guest error: %s", msg);
+	port_input(opaque, frame, len);
 }
 
-static int64_t clock_get_ns(void *opaque)
+static void fill_slirp_config(SlirpConfig *sc, const struct net_config *nc)
 {
-	(void)opaque;
-	return clock_now_ns();
-}
+	const struct nat_config *c = &nc->nat;
 
-static void timer_fire(void *opaque)
-{
-	struct nat_timer *t = opaque;
-
-	if (t->cb)
-		t->cb(t->cb_opaque);
-	else
-		slirp_handle_timer(t->nat->slirp, t->id, t->cb_opaque);
-}
-
-static struct nat_timer *nat_timer_new(struct uplink_nat *nat, SlirpTimerId id, SlirpTimerCb cb,
-				      void *cb_opaque)
-{
-	struct nat_timer *t = g_new(struct nat_timer, 1);
-
-	*t = (struct nat_timer){ .nat = nat, .id = id, .cb = cb, .cb_opaque = cb_opaque };
-	t->timer = loop_timer_new(nat->loop, timer_fire, t);
-	return t;
-}
-
-static void *timer_new_opaque(SlirpTimerId id, void *cb_opaque, void *opaque)
-{
-	return nat_timer_new(opaque, id, NULL, cb_opaque);
-}
-
-static void *timer_new(SlirpTimerCb cb, void *cb_opaque, void *opaque)
-{
-	return nat_timer_new(opaque, SLIRP_TIMER_NUM, cb, cb_opaque);
-}
-
-static void timer_free(void *timer, void *opaque)
-{
-	struct nat_timer *t = timer;
-
-	(void)opaque;
-	loop_timer_free(t->timer);
-	g_free(t);
-}
-
-static void timer_mod(void *timer, int64_t expire_ms, void *opaque)
-{
-	struct nat_timer *t = timer;
-
-	(void)opaque;
-	loop_timer_arm(t->timer, expire_ms * 1000000);
-}
-
-static void poll_fd_noop(int fd, void *opaque)
-{
-	(void)fd;
-	(void)opaque;
-}
-
-static void notify_noop(void *opaque)
-{
-	/* The loop polls libslirp every iteration; nothing to kick. */
-	(void)opaque;
-}
-
-static const SlirpCb slirp_callbacks = {
-	.send_packet = send_packet,
-	.guest_error = guest_error,
-	.clock_get_ns = clock_get_ns,
-	.timer_new = timer_new,
-	.timer_free = timer_free,
-	.timer_mod = timer_mod,
-	.register_poll_fd = poll_fd_noop,
-	.unregister_poll_fd = poll_fd_noop,
-	.notify = notify_noop,
-	.timer_new_opaque = timer_new_opaque,
-};
-
-static int add_poll(int fd, int events, void *opaque)
-{
-	struct uplink_nat *nat = opaque;
-	short ev = 0;
-
-	if ((events & SLIRP_POLL_IN) && !nat->port.blocked_on)
-		ev |= POLLIN;
-	if ((events & SLIRP_POLL_PRI) && !nat->port.blocked_on)
-		ev |= POLLPRI;
-	if (events & SLIRP_POLL_OUT)
-		ev |= POLLOUT;
-	return loop_poll_add(nat->loop, fd, ev);
-}
-
-static int get_revents(int idx, void *opaque)
-{
-	struct uplink_nat *nat = opaque;
-	short rev = loop_poll_revents(nat->loop, idx);
-	int ev = 0;
-
-	if (rev & POLLIN)
-		ev |= SLIRP_POLL_IN;
-	if (rev & POLLOUT)
-		ev |= SLIRP_POLL_OUT;
-	if (rev & POLLPRI)
-		ev |= SLIRP_POLL_PRI;
-	if (rev & POLLERR)
-		ev |= SLIRP_POLL_ERR;
-	if (rev & POLLHUP)
-		ev |= SLIRP_POLL_HUP;
-	return ev;
-}
-
-static void nat_fill(void *opaque, struct loop *l, int *timeout_ms)
-{
-	struct uplink_nat *nat = opaque;
-	uint32_t t = *timeout_ms < 0 ? UINT32_MAX : (uint32_t)*timeout_ms;
-
-	(void)l;
-	slirp_pollfds_fill(nat->slirp, &t, add_poll, nat);
-	*timeout_ms = t == UINT32_MAX ? -1 : (int)MIN(t, (uint32_t)INT32_MAX);
-}
-
-static void nat_dispatch(void *opaque, struct loop *l, bool poll_failed)
-{
-	struct uplink_nat *nat = opaque;
-
-	(void)l;
-	slirp_pollfds_poll(nat->slirp, poll_failed, get_revents, nat);
-}
-
-static void fill_slirp_config(SlirpConfig *sc, const struct nat_config *c)
-{
 	*sc = (SlirpConfig){
 		.version = 4,
 		.restricted = c->restricted,
@@ -225,36 +153,22 @@ static void fill_slirp_config(SlirpConfig *sc, const struct nat_config *c)
 		.if_mru = c->mtu,
 		.disable_host_loopback = false,
 		.enable_emu = false,	/* tcp_emu has had CVEs; nothing needs it */
+		.disable_dhcp = nc->dhcp_vmnetd,
 	};
 }
 
-static bool add_hostfwds(struct uplink_nat *nat, const struct nat_config *c, GError **err)
-{
-	for (guint i = 0; i < c->hostfwds->len; i++) {
-		const struct hostfwd *f = &g_array_index(c->hostfwds, struct hostfwd, i);
-
-		if (slirp_add_hostfwd(nat->slirp, f->udp, f->host_addr, f->host_port,
-				      f->guest_addr, f->guest_port) < 0) {
-			vmnetd_set_error(err, "--nat hostfwd=%s: cannot listen on host port %u: %s",
-					 f->spec, f->host_port, g_strerror(errno));
-			return false;
-		}
-		g_message("nat: forwarding host %s port %u to guest port %u", f->udp ? "udp" : "tcp",
-			  f->host_port, f->guest_port);
-	}
-	return true;
-}
-
 static bool add_guestfwds(struct uplink_nat *nat, const struct nat_config *c,
-			  const char *relay_exe, GError **err)
+			  const char *relay_exe, const char *what, GError **err)
 {
+	Slirp *slirp = slirp_stack_slirp(nat->stack);
+
 	for (guint i = 0; i < c->guestfwds->len; i++) {
 		const struct guestfwd *f = &g_array_index(c->guestfwds, struct guestfwd, i);
 		struct in_addr addr = f->addr;
 		int rc;
 
 		if (f->target.type == ENDPOINT_UNIX) {
-			rc = slirp_add_unix(nat->slirp, f->target.path, &addr, f->port);
+			rc = slirp_add_unix(slirp, f->target.path, &addr, f->port);
 		} else {
 			/* libslirp runs this per connection with the guest's
 			 * socket as stdin/stdout; vmnetd itself relays it. */
@@ -264,55 +178,90 @@ static bool add_guestfwds(struct uplink_nat *nat, const struct nat_config *c,
 			g_autofree char *cmd = g_strdup_printf("%s --guestfwd-relay %s", q_exe,
 							       q_target);
 
-			rc = slirp_add_exec(nat->slirp, cmd, &addr, f->port);
+			rc = slirp_add_exec(slirp, cmd, &addr, f->port);
 		}
 		if (rc < 0) {
-			vmnetd_set_error(err, "--nat guestfwd=%s: already forwarded", f->spec);
+			vmnetd_set_error(err, "%s guestfwd=%s: already forwarded", what, f->spec);
 			return false;
 		}
 	}
 	return true;
 }
 
-struct uplink_nat *uplink_nat_new(struct loop *l, struct vswitch *sw,
-				  const struct nat_config *cfg, const char *relay_exe,
-				  GError **err)
+/* libslirp's own MACs: its addresses' 52:55 (IPv4) and 52:56 (IPv6) forms. */
+static void add_static_macs(struct uplink_nat *nat, const struct nat_config *c)
 {
-	struct uplink_nat *nat = g_new0(struct uplink_nat, 1);
-	struct loop_poller poller = { nat_fill, nat_dispatch, nat };
-	SlirpConfig sc;
+	struct vswitch *sw = nat->port.sw;
+	uint8_t mac[6];
 
-	port_init(&nat->port, &nat_ops, g_strdup("nat"));
-	nat->port.backlog_high = SIZE_MAX;
-	nat->port.may_pause = true;
-	nat->port.fixed_macs = true;
-	nat->loop = l;
-	nat->sw = sw;
-	nat->mtu = cfg->mtu;
-	fill_slirp_config(&sc, cfg);
-	nat->slirp = slirp_new(&sc, &slirp_callbacks, nat);
-	if (!nat->slirp) {
-		vmnetd_set_error(err, "--nat: libslirp refused the configuration");
-		uplink_nat_free(nat);
-		return NULL;
+	if (c->ipv4) {
+		slirp_mac4(c->host, mac);
+		switch_add_static(sw, &nat->port, mac);
+		slirp_mac4(c->dns, mac);
+		switch_add_static(sw, &nat->port, mac);
+		for (guint i = 0; i < c->guestfwds->len; i++) {
+			slirp_mac4(g_array_index(c->guestfwds, struct guestfwd, i).addr, mac);
+			switch_add_static(sw, &nat->port, mac);
+		}
 	}
-	if (!add_hostfwds(nat, cfg, err) || !add_guestfwds(nat, cfg, relay_exe, err)) {
-		uplink_nat_free(nat);
-		return NULL;
+	if (c->ipv6) {
+		slirp_mac6(&c->ip6_host, mac);
+		switch_add_static(sw, &nat->port, mac);
+		slirp_mac6(&c->ip6_dns, mac);
+		switch_add_static(sw, &nat->port, mac);
 	}
-	switch_add_port(sw, &nat->port);
-	loop_add_poller(l, &poller);
-	return nat;
 }
 
-void uplink_nat_free(struct uplink_nat *nat)
+/* dhcp=vmnetd: the lease libslirp would give, from vmnetd's server. */
+static bool start_dhcp(struct uplink_nat *nat, const struct net_config *nc, GError **err)
 {
-	if (!nat)
-		return;
-	if (nat->port.sw)
-		switch_del_port(nat->sw, &nat->port);
-	if (nat->slirp)
-		slirp_cleanup(nat->slirp);
-	port_fini(&nat->port);
-	g_free(nat);
+	const struct nat_config *c = &nc->nat;
+	struct in_addr last = { c->net.s_addr | ~c->mask.s_addr };
+	struct dhcp_server_config dc = {
+		.server_id = c->host, .netmask = c->mask, .pool_start = c->dhcp_start,
+		.router = c->restricted ? (struct in_addr){ 0 } : c->host,
+		.dns = c->restricted ? (struct in_addr){ 0 } : c->dns,
+		.lease_time_s = NAT_LEASE_TIME_S, .mtu = c->mtu, .domain = c->domainname,
+		.search = c->dnssearch->len > 1 ? (const char *const *)c->dnssearch->pdata : NULL,
+		.state_file = nc->lease_file,
+	};
+	struct netsvc_config sc = { .net_name = nc->name, .addr = c->host, .dhcp = &dc,
+				    .net = c->net, .mask = c->mask };
+
+	last.s_addr = htonl(ntohl(last.s_addr) - 1);
+	dc.pool_end = last;
+	slirp_mac4(c->host, sc.mac);
+	nat->svc = netsvc_new(&sc, nat->leases, from_svc, &nat->port, err);
+	return nat->svc != NULL;
+}
+
+struct port *uplink_nat_new(struct port_set *set, const struct net_config *cfg,
+			    struct lease_table *leases, const char *relay_exe, const char *what,
+			    GError **err)
+{
+	struct uplink_nat *nat = g_new0(struct uplink_nat, 1);
+	SlirpConfig sc;
+
+	port_init(&nat->port, &nat_ops, g_strdup_printf("%s: nat", cfg->name));
+	nat->port.backlog_high = SIZE_MAX;
+	nat->port.may_pause = true;
+	nat->leases = leases;
+	nat->net_name = g_strdup(cfg->name);
+	nat->mtu = cfg->nat.mtu;
+	nat->hostnames = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	fill_slirp_config(&sc, cfg);
+	nat->stack = slirp_stack_new(port_set_loop(set), &sc, &nat->port, from_slirp, nat, err);
+	if (!nat->stack || (cfg->dhcp_vmnetd && !start_dhcp(nat, cfg, err)) ||
+	    !slirp_stack_add_hostfwds(nat->stack, cfg->nat.hostfwds, what, err) ||
+	    !add_guestfwds(nat, &cfg->nat, relay_exe, what, err)) {
+		if (!nat->stack)
+			g_prefix_error(err, "%s: ", what);
+		nat_destroy(&nat->port);
+		port_fini(&nat->port);
+		g_free(nat);
+		return NULL;
+	}
+	port_attach(set, &nat->port, -1, 0, NULL);
+	add_static_macs(nat, &cfg->nat);
+	return &nat->port;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <glib.h>
 
@@ -25,8 +26,23 @@ char *endpoint_to_string(const struct endpoint *ep);
 /* A listening, non-blocking socket. A unix socket file left behind by a dead
  * daemon is replaced; one that still answers is an error. */
 int endpoint_listen(const struct endpoint *ep, unsigned mode, GError **err);
-/* A connected, non-blocking socket. */
+/* A connected, non-blocking socket (blocks while connecting: for helpers,
+ * never the loop). */
 int endpoint_connect(const struct endpoint *ep, GError **err);
+
+/* One address to connect to. */
+struct endpoint_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+/* The addresses @ep names (struct endpoint_addr), resolved now: a host name
+ * lookup may block, so this belongs to set-up, not to the loop. */
+GArray *endpoint_resolve(const struct endpoint *ep, GError **err);
+/* A non-blocking socket connecting to @a: connected at once, or *pending
+ * until it turns writable (then endpoint_connect_error()). -1 on failure. */
+int endpoint_connect_async(const struct endpoint_addr *a, bool *pending, GError **err);
+/* The outcome of a connect that was pending: 0 or an errno value. */
+int endpoint_connect_error(int fd);
 /* Tune a connected socket for frame traffic (TCP_NODELAY, buffer sizes). */
 void endpoint_tune_socket(int fd);
 

@@ -10,9 +10,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+
 #define ETH_HLEN	14
 #define ETH_P_IPV4	0x0800
+#define ETH_P_ARP	0x0806
+#define ETH_P_IPV6	0x86dd
+#define IPPROTO_ICMP_	1
+#define IPPROTO_TCP_	6
 #define IPPROTO_UDP_	17
+#define IP4_HLEN	20
+#define UDP_HLEN	8
 
 static inline uint8_t *frame_ptr(uint8_t *frame, size_t len, size_t off, size_t n)
 {
@@ -42,5 +50,28 @@ struct udp4_view {
 bool frame_udp4(uint8_t *frame, size_t len, struct udp4_view *v);
 /* Recompute the UDP checksum after the payload changed (0 stays 0: none). */
 void udp4_update_checksum(struct udp4_view *v);
+
+/* The IPv4 header of @frame (an IPv4 packet, whole header inside), or NULL. */
+uint8_t *frame_ip4(uint8_t *frame, size_t len);
+
+/* Who a built frame is from and to. */
+struct frame_addrs {
+	uint8_t src_mac[6], dst_mac[6];
+	struct in_addr src, dst;
+};
+
+/* Write an Ethernet/IPv4/UDP frame carrying @payload into @buf; returns its
+ * length, 0 if it does not fit in @size. */
+size_t frame_build_udp4(uint8_t *buf, size_t size, const struct frame_addrs *a, uint16_t sport,
+			uint16_t dport, const uint8_t *payload, size_t plen);
+/* Room for any refusal frame_build_reject4() writes. */
+#define FRAME_REJECT_MAX (ETH_HLEN + IP4_HLEN + 8 + 60 + 8)
+/* Write the refusal of @frame, an IPv4 packet a guest sent to a destination
+ * that is not served: a TCP RST for TCP (nothing for a RST), else ICMP
+ * "communication administratively prohibited" (nothing for ICMP errors), so
+ * the guest fails at once instead of waiting. It comes from the packet's
+ * destination address and @our_mac. Returns its length or 0 for none. */
+size_t frame_build_reject4(uint8_t *buf, const uint8_t *frame, size_t len,
+			   const uint8_t our_mac[6]);
 
 #endif

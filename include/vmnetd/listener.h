@@ -1,22 +1,35 @@
-/* listener.h - where VMs attach: sockets QEMU connects to, and QEMUs we connect to. */
+/* listener.h - where VMs attach: sockets QEMU connects to, and QEMUs we connect to.
+ * Each accepted or established connection is handed to an attach function
+ * (the network's), which makes it a port. */
 #ifndef VMNETD_LISTENER_H
 #define VMNETD_LISTENER_H
 
 #include "vmnetd/endpoint.h"
-#include "vmnetd/port_stream.h"
+#include "vmnetd/loop.h"
+#include "vmnetd/port.h"
 
 struct listener;
 struct connector;
 
-/* Listens on @ep; every accepted connection becomes a stream port. */
-struct listener *listener_new(struct loop *l, struct stream_set *set, const struct endpoint *ep,
-			      unsigned socket_mode, GError **err);
-/* Stops listening and removes the socket file it created. */
-void listener_free(struct listener *li);
+/* Makes a port of a connected socket @fd named @name (both taken); NULL if
+ * it could not (the socket is closed then). */
+typedef struct port *(*attach_fn)(void *opaque, int fd, char *name);
 
-/* Connects to a QEMU that runs -netdev stream,server=on; reconnects after
- * the connection ends or fails, once a second. */
-struct connector *connector_new(struct loop *l, struct stream_set *set, const struct endpoint *ep);
+/* Listens on @ep; every accepted connection goes to @attach. */
+struct listener *listener_new(struct loop *l, const struct endpoint *ep, unsigned socket_mode,
+			      attach_fn attach, void *opaque, GError **err);
+/* Stops listening and removes the socket file it created; safe from inside
+ * any callback. */
+void listener_free(struct listener *li);
+/* "unix:/run/vmnetd/default.sock" */
+const char *listener_name(const struct listener *li);
+
+/* Connects to a QEMU that runs -netdev stream,server=on, without blocking
+ * the loop; reconnects once a second after the connection ends or fails.
+ * A host name is resolved here, once. */
+struct connector *connector_new(struct loop *l, const struct endpoint *ep, attach_fn attach,
+				void *opaque, GError **err);
+/* Closes its port, if any; safe from inside any callback. */
 void connector_free(struct connector *co);
 
 #define CONNECTOR_RETRY_NS (1000 * 1000 * 1000LL)

@@ -52,11 +52,19 @@ void loop_timer_arm(struct loop_timer *t, int64_t expire_ns);	/* absolute, clock
 void loop_timer_disarm(struct loop_timer *t);
 void loop_timer_free(struct loop_timer *t);
 
-void loop_add_poller(struct loop *l, const struct loop_poller *p);
+struct loop_poller_reg;
+/* Registers a poller until loop_del_poller(). */
+struct loop_poller_reg *loop_add_poller(struct loop *l, const struct loop_poller *p);
+/* Unregisters; safe from inside any callback (it is not called again). */
+void loop_del_poller(struct loop *l, struct loop_poller_reg *r);
 int loop_poll_add(struct loop *l, int fd, short events);
 short loop_poll_revents(const struct loop *l, int idx);
 
-void loop_add_hook(struct loop *l, loop_hook_fn fn, void *opaque);
+struct loop_hook;
+/* Registers a hook until loop_del_hook(). */
+struct loop_hook *loop_add_hook(struct loop *l, loop_hook_fn fn, void *opaque);
+/* Unregisters; safe from inside any callback (it is not called again). */
+void loop_del_hook(struct loop *l, struct loop_hook *h);
 
 /* Free @ptr with @fn once the current iteration is over, so that events
  * already fetched for it in this iteration find it still there. */

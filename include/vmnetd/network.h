@@ -1,19 +1,40 @@
-/* network.h - one virtual network: a switch, its uplink, and the sockets VMs attach to. */
+/* network.h - one virtual network: a switch, its uplink (NAT or host-only),
+ * its lease table, and the sockets VMs attach through. */
 #ifndef VMNETD_NETWORK_H
 #define VMNETD_NETWORK_H
 
 #include "vmnetd/endpoint.h"
+#include "vmnetd/leases.h"
 #include "vmnetd/loop.h"
-#include "vmnetd/netopts.h"
+#include "vmnetd/netconf.h"
+#include "vmnetd/switch.h"
 
 struct network;
 
-struct network *network_new_nat(struct loop *l, const struct nat_config *cfg,
-				const char *relay_exe, GError **err);
+/* Builds network @cfg: switch, the uplink its mode asks for, services.
+ * @what names it in messages ("network lab", or "--nat" for the default). */
+struct network *network_new(struct loop *l, const struct net_config *cfg, const char *what,
+			    const char *relay_exe, GError **err);
+/* Accept VMs on @ep; each connection becomes a port of this network. */
 bool network_listen(struct network *net, const struct endpoint *ep, unsigned socket_mode,
 		    GError **err);
-void network_connect(struct network *net, const struct endpoint *ep);
-/* Closes every VM port and listener, removing the socket files. */
+/* Connect to a QEMU stream server at @ep, and again whenever it goes. */
+bool network_connect(struct network *net, const struct endpoint *ep, GError **err);
+/* Make a port of a connected stream socket (taken, as is @name). */
+struct port *network_attach_stream(struct network *net, int fd, char *name);
+/* Closes every port, listener and connector and the uplink, removing the
+ * socket files; safe from inside any callback (memory goes after the
+ * iteration). */
 void network_free(struct network *net);
+
+const char *network_name(const struct network *net);
+/* Calls @fn for every attached port (VMs and uplink). */
+void network_foreach_port(struct network *net, void (*fn)(struct port *p, void *opaque),
+			  void *opaque);
+/* Calls @fn for every live MAC table entry. */
+void network_foreach_fdb(struct network *net, switch_fdb_fn fn, void *opaque);
+const struct switch_stats *network_switch_stats(const struct network *net);
+/* The network's leases: its DHCP server's, or those seen crossing it. */
+struct lease_table *network_leases(struct network *net);
 
 #endif

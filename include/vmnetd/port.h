@@ -1,9 +1,12 @@
-/* port.h - the one interface every switch port implements (VM frontends and uplinks).
+/* port.h - the one port layer every attachment and uplink shares.
  *
- * The switch only ever sees a struct port: it hands a frame to deliver(), and
- * marks a source that may pause with the destination it should wait for
- * (blocked_on), clearing it once that destination has drained. Each kind of
- * port embeds struct port first and fills the ops.
+ * A port is what the switch sees: it hands a frame to port_deliver(), and a
+ * port hands the frames it receives to port_input(). For a port backed by a
+ * descriptor (a QEMU stream peer, a TAP, later a datagram peer) this layer
+ * owns the watch, the bounded output queue, the end-of-iteration flush, the
+ * counters, backpressure and close; the kind supplies only its framing
+ * (how to read frames off the descriptor, how to write the queue to it).
+ * A port without a descriptor (libslirp) takes each frame in its deliver op.
  */
 #ifndef VMNETD_PORT_H
 #define VMNETD_PORT_H
@@ -12,7 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmnetd/loop.h"
+#include "vmnetd/txring.h"
+
 struct port;
+struct port_set;
 struct vswitch;
 
 /* What happened to a frame handed to a port. */
@@ -23,49 +30,108 @@ enum port_verdict {
 
 struct port_ops {
 	const char *kind;
-	/* Take a copy of one Ethernet frame; never keeps the pointer. */
+	/* Take one frame now, never keeping the pointer. NULL: queue it for
+	 * the descriptor (port_queue()). */
 	enum port_verdict (*deliver)(struct port *p, const uint8_t *frame, size_t len);
+	/* The descriptor is readable: read and port_input() each frame. */
+	void (*read)(struct port *p);
+	/* Write what the queue holds; false on a fatal error (errno says which). */
+	bool (*flush)(struct port *p);
+	/* Release the kind's own state; the port is closed and about to be freed. */
+	void (*destroy)(struct port *p);
 };
 
 struct port_stats {
 	uint64_t rx_frames, rx_bytes;	/* from this port into the switch */
 	uint64_t tx_frames, tx_bytes;	/* from the switch out of this port */
 	uint64_t tx_drops;		/* refused at this port's queue bound */
+	uint64_t rx_drops;		/* refused on the way in (filters, runts) */
 };
+
+typedef void (*port_closed_fn)(void *opaque, struct port *p);
 
 struct port {
 	const struct port_ops *ops;
+	struct port_set *set;
 	struct vswitch *sw;		/* set by switch_add_port() */
 	char *name;			/* identity for logs, owned */
+	unsigned id;			/* unique within its set */
+	int64_t since;			/* wall-clock seconds when it attached */
 	struct port_stats stats;
 	unsigned fdb_entries;		/* MACs learned on this port */
+	unsigned fdb_max;		/* MACs it may own (learned), PORT_FDB_MAX_DEFAULT unless set */
 
-	/* Backpressure: bytes waiting in the output queue, and when the queue
-	 * last moved. A port above its high mark that keeps moving makes
-	 * senders wait; one that stopped moving is stalled and gets drops. */
+	/* Descriptor-backed ports only. */
+	int fd;				/* -1: none */
+	struct loop_watch watch;
+	struct txring tx;		/* bounded output queue of frames */
+	size_t min_frame;		/* pad shorter frames to this (QEMU peers: 60) */
+	size_t max_frame;		/* refuse longer ones */
+	bool closed;
+	bool dirty;			/* on the set's flush list */
+	port_closed_fn closed_fn;
+	void *closed_opaque;
+
+	/* Backpressure. A source that may pause (only libslirp: its host
+	 * sockets then wait in the kernel) waits while its destination's
+	 * backlog is above backlog_high; VM sockets are never paused, since a
+	 * QEMU peer must always be able to write. A destination may hold its
+	 * senders only within a budget (PORT_HOLD_*), so a VM that reads slowly
+	 * slows itself, not the others: past the budget, frames for it queue to
+	 * its bound and are dropped there, counted. */
 	size_t backlog;
 	size_t backlog_high;
-	int64_t last_progress_ns;
-
-	/* Whether this port, as a source, may be paused while its destination
-	 * is congested. Only the NAT uplink sets it: libslirp's host sockets
-	 * then simply wait in the kernel. VM sockets are never paused: a QEMU
-	 * peer must always be able to write (QEMU 7.2 joined through a hub
-	 * corrupts its stream after a partial write), so frames between VMs
-	 * queue up to the destination's bound and are dropped, counted, past it. */
 	bool may_pause;
-	/* MACs learned here never move to another port: an uplink's own
-	 * addresses (the NAT gateway's) cannot be taken over by a VM that
-	 * sends with them as its source. */
-	bool fixed_macs;
 	struct port *blocked_on;	/* the destination this source waits for */
+	bool holding;			/* some source waits on this port */
+	int64_t hold_budget_ns;
+	int64_t hold_stamp_ns;
 };
 
-void port_init(struct port *p, const struct port_ops *ops, char *name);
-void port_fini(struct port *p);
-bool port_is_congested(const struct port *p, int64_t now_ns);
+/* A VM needs one MAC; a nested bridge or containers a few dozen. */
+#define PORT_FDB_MAX_DEFAULT	256
 
-/* A queue that has not moved for this long no longer holds its senders back. */
-#define PORT_STALL_NS (500 * 1000 * 1000LL)
+/* Share of time a congested port may hold its senders, as 1/N, and the
+ * most it may save up: one VM can cost the others at most ~5% of the
+ * NAT's time, and a burst of 50 ms covers a fast reader's ~2 ms drains. */
+#define PORT_HOLD_SHARE		20
+#define PORT_HOLD_BURST_NS	(50 * 1000 * 1000LL)
+
+/* All the ports of one network: one loop, one switch, and one flush at the
+ * end of each loop iteration for every port with queued frames. */
+struct port_set *port_set_new(struct loop *l, struct vswitch *sw);
+/* Closes every port still open, then frees the set once the iteration is over. */
+void port_set_free(struct port_set *set);
+struct loop *port_set_loop(const struct port_set *set);
+/* Calls @fn for every open port in attach order. */
+void port_set_foreach(struct port_set *set, void (*fn)(struct port *p, void *opaque), void *opaque);
+/* The open port numbered @id, or NULL. */
+struct port *port_set_find(struct port_set *set, unsigned id);
+
+/* Set up the common part of a port; @name is taken. */
+void port_init(struct port *p, const struct port_ops *ops, char *name);
+/* Adds @p to the set and the switch and, with @fd >= 0, watches @fd and
+ * gives the port a queue of @queue_size bytes (a power of two). False,
+ * with the port closed, if the descriptor cannot be watched. */
+bool port_attach(struct port_set *set, struct port *p, int fd, size_t queue_size,
+		 GError **err);
+/* Call @fn (once) when the port goes, for whatever reason. */
+void port_on_close(struct port *p, port_closed_fn fn, void *opaque);
+/* Detach from switch and set, close the descriptor, free the port after the
+ * current loop iteration; safe from inside any callback, and twice. */
+void port_close(struct port *p, const char *why);
+/* Release the common part of a port never attached (unit tests). */
+void port_fini(struct port *p);
+
+/* A frame the port received: counted and handed to the switch. */
+void port_input(struct port *p, const uint8_t *frame, size_t len);
+/* Hand a frame to the port: its deliver op or its queue; counts the result. */
+enum port_verdict port_deliver(struct port *p, const uint8_t *frame, size_t len);
+/* Queue a frame for the descriptor (padded to min_frame). */
+enum port_verdict port_queue(struct port *p, const uint8_t *frame, size_t len);
+
+/* Would a source that sends to @p now have to wait? Also accounts the
+ * hold budget, so it is called with the loop's current time. */
+bool port_is_congested(struct port *p, int64_t now_ns);
 
 #endif

@@ -9,7 +9,6 @@
 #include "vmnetd/port.h"
 
 #define SWITCH_FDB_MAX		4096	/* MACs one switch learns at most */
-#define SWITCH_FDB_PORT_MAX	256	/* MACs one port may claim */
 #define SWITCH_AGEING_NS	(300 * 1000000000LL)	/* as the Linux bridge */
 
 struct vswitch;
@@ -42,7 +41,18 @@ bool switch_resume_waiting(struct vswitch *sw, int64_t now_ns);
  * expires (INT64_MAX when the table is empty). */
 int64_t switch_age(struct vswitch *sw, int64_t now_ns);
 
-struct port *switch_lookup(struct vswitch *sw, const uint8_t mac[6]);
+/* The port behind @mac, unless its entry has aged out. */
+struct port *switch_lookup(struct vswitch *sw, const uint8_t mac[6], int64_t now_ns);
+/* @mac belongs to @p for good: never ages, never moves, not learned over;
+ * goes when @p is removed. */
+void switch_add_static(struct vswitch *sw, struct port *p, const uint8_t mac[6]);
+
+/* One MAC table entry: its port, whether static, and seconds since last
+ * seen (-1 for static). */
+typedef void (*switch_fdb_fn)(const uint8_t mac[6], struct port *p, bool is_static,
+			      int64_t age_s, void *opaque);
+/* Calls @fn for every live entry, in no particular order. */
+void switch_foreach_fdb(struct vswitch *sw, int64_t now_ns, switch_fdb_fn fn, void *opaque);
 unsigned switch_fdb_size(const struct vswitch *sw);
 const struct switch_stats *switch_get_stats(const struct vswitch *sw);
 

@@ -2,17 +2,17 @@
 #ifndef VMNETD_UPLINK_NAT_H
 #define VMNETD_UPLINK_NAT_H
 
-#include "vmnetd/loop.h"
-#include "vmnetd/netopts.h"
-#include "vmnetd/switch.h"
+#include "vmnetd/leases.h"
+#include "vmnetd/netconf.h"
+#include "vmnetd/port.h"
 
-struct uplink_nat;
+#define NAT_LEASE_TIME_S 86400	/* what libslirp's DHCP hands out, kept for dhcp=vmnetd */
 
-/* @relay_exe is run (with --guestfwd-relay) for each guestfwd connection to
- * a TCP target. */
-struct uplink_nat *uplink_nat_new(struct loop *l, struct vswitch *sw,
-				  const struct nat_config *cfg, const char *relay_exe,
-				  GError **err);
-void uplink_nat_free(struct uplink_nat *nat);
+/* The NAT port of network @cfg, in @set. Leases it hands out or sees go to
+ * @leases. @relay_exe is run (with --guestfwd-relay) for each guestfwd
+ * connection to a TCP target. @what names the network in messages. */
+struct port *uplink_nat_new(struct port_set *set, const struct net_config *cfg,
+			    struct lease_table *leases, const char *relay_exe, const char *what,
+			    GError **err);
 
 #endif

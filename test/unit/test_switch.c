@@ -97,7 +97,7 @@ static void test_flood_then_learn(struct fixture *fx, gconstpointer data)
 	switch_input(fx->sw, &fx->p[0].port, f, 60, 2 * SEC);
 	g_assert_cmpuint(fx->p[1].delivered, ==, 1);
 	g_assert_cmpuint(fx->p[2].delivered, ==, 0);
-	g_assert_true(switch_lookup(fx->sw, f + 6) == &fx->p[0].port);
+	g_assert_true(switch_lookup(fx->sw, f + 6, 0) == &fx->p[0].port);
 }
 
 static void test_broadcast(struct fixture *fx, gconstpointer data)
@@ -115,7 +115,7 @@ static void test_broadcast(struct fixture *fx, gconstpointer data)
 	make_frame(f, 1, 0);
 	f[6] = 0x01;
 	switch_input(fx->sw, &fx->p[2].port, f, 60, 0);
-	g_assert_null(switch_lookup(fx->sw, f + 6));
+	g_assert_null(switch_lookup(fx->sw, f + 6, 0));
 }
 
 static void test_no_hairpin(struct fixture *fx, gconstpointer data)
@@ -154,7 +154,7 @@ static void test_ageing(struct fixture *fx, gconstpointer data)
 	/* ...and the sweep removes it. */
 	g_assert_cmpint(switch_age(fx->sw, 302 * SEC), ==, 601 * SEC);
 	g_assert_cmpuint(switch_fdb_size(fx->sw), ==, 1);
-	g_assert_null(switch_lookup(fx->sw, (uint8_t[]){ 0x52, 0x54, 0, 0, 0, 1 }));
+	g_assert_null(switch_lookup(fx->sw, (uint8_t[]){ 0x52, 0x54, 0, 0, 0, 1 }, 302 * SEC));
 	g_assert_cmpuint(fx->p[0].port.fdb_entries, ==, 0);
 }
 
@@ -182,38 +182,97 @@ static void test_learn_limit(struct fixture *fx, gconstpointer data)
 	uint8_t f[60];
 
 	(void)data;
-	for (unsigned i = 0; i < SWITCH_FDB_PORT_MAX + 50; i++) {
+	for (unsigned i = 0; i < PORT_FDB_MAX_DEFAULT + 50; i++) {
 		make_frame(f, 0xee, 0);
 		f[9] = i >> 8;
 		f[10] = i & 0xff;
 		switch_input(fx->sw, &fx->p[0].port, f, 60, 0);
 	}
-	g_assert_cmpuint(switch_fdb_size(fx->sw), ==, SWITCH_FDB_PORT_MAX);
+	g_assert_cmpuint(switch_fdb_size(fx->sw), ==, PORT_FDB_MAX_DEFAULT);
 	g_assert_cmpuint(switch_get_stats(fx->sw)->learn_refused, ==, 50);
 	/* Another port still learns. */
 	make_frame(f, 0xee, 7);
 	switch_input(fx->sw, &fx->p[1].port, f, 60, 0);
-	g_assert_true(switch_lookup(fx->sw, f + 6) == &fx->p[1].port);
+	g_assert_true(switch_lookup(fx->sw, f + 6, 0) == &fx->p[1].port);
 }
 
-/* A VM that sends with the gateway's MAC does not take it over. */
-static void test_fixed_macs(struct fixture *fx, gconstpointer data)
+/* A VM that sends with the gateway's MAC does not take it over, not even
+ * after the gateway has been silent for longer than the ageing time. */
+static void test_static_entries(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+	int64_t later = 1000 * SEC;		/* > 300 s of silence */
+
+	(void)data;
+	make_frame(f, 0xee, 2);
+	switch_add_static(fx->sw, &fx->p[0].port, f + 6);	/* p0 plays the NAT uplink */
+	g_assert_cmpuint(switch_age(fx->sw, later), ==, INT64_MAX);	/* never ages */
+	g_assert_true(switch_lookup(fx->sw, f + 6, later) == &fx->p[0].port);
+	switch_input(fx->sw, &fx->p[1].port, f, 60, later);	/* p1 spoofs it */
+	g_assert_true(switch_lookup(fx->sw, f + 6, later) == &fx->p[0].port);
+	g_assert_cmpuint(switch_get_stats(fx->sw)->learn_refused, ==, 1);
+	g_assert_cmpuint(fx->p[1].port.fdb_entries, ==, 0);
+	reset(fx->p, 3);
+	make_frame(f, 2, 9);			/* traffic for it still goes to p0 */
+	switch_input(fx->sw, &fx->p[2].port, f, 60, later);
+	g_assert_cmpuint(fx->p[0].delivered, ==, 1);
+	g_assert_cmpuint(fx->p[1].delivered, ==, 0);
+	/* It goes with its port. */
+	switch_del_port(fx->sw, &fx->p[0].port);
+	g_assert_null(switch_lookup(fx->sw, f, later));
+}
+
+/* A lookup honours expiry even before the ageing timer has run. */
+static void test_lookup_expiry(struct fixture *fx, gconstpointer data)
 {
 	uint8_t f[60];
 
 	(void)data;
-	fx->p[0].port.fixed_macs = true;	/* p0 plays the NAT uplink */
-	make_frame(f, 0xee, 2);
+	make_frame(f, 0xee, 5);
 	switch_input(fx->sw, &fx->p[0].port, f, 60, 0);
-	make_frame(f, 0xee, 2);			/* p1 claims the same source */
-	switch_input(fx->sw, &fx->p[1].port, f, 60, SEC);
-	g_assert_true(switch_lookup(fx->sw, f + 6) == &fx->p[0].port);
-	g_assert_cmpuint(switch_get_stats(fx->sw)->learn_refused, ==, 1);
-	reset(fx->p, 3);
-	make_frame(f, 2, 9);			/* traffic for it still goes to p0 */
-	switch_input(fx->sw, &fx->p[2].port, f, 60, SEC);
-	g_assert_cmpuint(fx->p[0].delivered, ==, 1);
-	g_assert_cmpuint(fx->p[1].delivered, ==, 0);
+	g_assert_true(switch_lookup(fx->sw, f + 6, 299 * SEC) == &fx->p[0].port);
+	g_assert_null(switch_lookup(fx->sw, f + 6, 301 * SEC));
+}
+
+/* The per-port limit comes from the port (the network's port-macs=). */
+static void test_port_limit(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+
+	(void)data;
+	fx->p[0].port.fdb_max = 2;
+	for (unsigned i = 0; i < 5; i++) {
+		make_frame(f, 0xee, 0x10 + i);
+		switch_input(fx->sw, &fx->p[0].port, f, 60, 0);
+	}
+	g_assert_cmpuint(fx->p[0].port.fdb_entries, ==, 2);
+	g_assert_cmpuint(switch_get_stats(fx->sw)->learn_refused, ==, 3);
+}
+
+static void count_entry(const uint8_t mac[6], struct port *p, bool is_static, int64_t age,
+			void *opaque)
+{
+	(void)mac;
+	(void)p;
+	(void)age;
+	((unsigned *)opaque)[is_static]++;
+}
+
+static void test_foreach(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+	unsigned n[2] = { 0, 0 };
+
+	(void)data;
+	make_frame(f, 0xee, 1);
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 0);
+	make_frame(f, 0xee, 2);
+	switch_input(fx->sw, &fx->p[1].port, f, 60, 0);
+	make_frame(f, 0xee, 3);
+	switch_add_static(fx->sw, &fx->p[2].port, f + 6);
+	switch_foreach_fdb(fx->sw, SEC, count_entry, n);
+	g_assert_cmpuint(n[0], ==, 2);
+	g_assert_cmpuint(n[1], ==, 1);
 }
 
 static void test_runt(struct fixture *fx, gconstpointer data)
@@ -237,8 +296,8 @@ static void test_backpressure(struct fixture *fx, gconstpointer data)
 	make_frame(f, 2, 1);
 	switch_input(fx->sw, &fx->p[0].port, f, 60, 0);	/* learn 1 on p0 */
 
-	fx->p[1].port.backlog = 5000;			/* p1 congested, moving */
-	fx->p[1].port.last_progress_ns = 10 * SEC;
+	fx->p[1].port.backlog = 5000;			/* p1 congested */
+	fx->p[1].port.hold_stamp_ns = 10 * SEC;
 	switch_input(fx->sw, &fx->p[0].port, f, 60, 10 * SEC);
 	g_assert_true(fx->p[0].port.blocked_on == &fx->p[1].port);
 	g_assert_true(switch_resume_waiting(fx->sw, 10 * SEC));
@@ -248,21 +307,41 @@ static void test_backpressure(struct fixture *fx, gconstpointer data)
 	g_assert_false(switch_resume_waiting(fx->sw, 10 * SEC));
 	g_assert_null(fx->p[0].port.blocked_on);
 
-	/* A stalled destination does not hold its senders. */
+	/* A destination that has held its senders for its whole budget
+	 * (slow or stalled) holds them no longer: it slows only itself. */
 	fx->p[1].port.backlog = 5000;
 	switch_input(fx->sw, &fx->p[0].port, f, 60, 10 * SEC);
 	g_assert_nonnull(fx->p[0].port.blocked_on);
-	g_assert_false(switch_resume_waiting(fx->sw, 10 * SEC + PORT_STALL_NS));
+	g_assert_true(switch_resume_waiting(fx->sw, 10 * SEC + PORT_HOLD_BURST_NS / 2));
+	g_assert_false(switch_resume_waiting(fx->sw, 10 * SEC + 2 * PORT_HOLD_BURST_NS));
+	g_assert_null(fx->p[0].port.blocked_on);
+	/* Over a long run it may hold them at most 1/PORT_HOLD_SHARE of the time. */
+	{
+		int64_t t = 20 * SEC, held = 0, step = 1000000;
+
+		for (int i = 0; i < 10000; i++, t += step) {	/* 10 s */
+			if (!fx->p[0].port.blocked_on)
+				switch_input(fx->sw, &fx->p[0].port, f, 60, t);
+			switch_resume_waiting(fx->sw, t);
+			if (fx->p[0].port.blocked_on)
+				held += step;
+		}
+		g_assert_cmpint(held, <=, 10 * SEC / PORT_HOLD_SHARE + PORT_HOLD_BURST_NS);
+		g_assert_cmpint(held, >, 0);
+	}
+	fx->p[1].port.backlog = 10;
+	switch_resume_waiting(fx->sw, 40 * SEC);
 	g_assert_null(fx->p[0].port.blocked_on);
 
 	/* A source that may not pause (a VM socket) is never held. */
 	fx->p[2].port.may_pause = false;
+	fx->p[1].port.backlog = 5000;
 	make_frame(f, 2, 3);
-	switch_input(fx->sw, &fx->p[2].port, f, 60, 10 * SEC);
+	switch_input(fx->sw, &fx->p[2].port, f, 60, 50 * SEC);
 	g_assert_null(fx->p[2].port.blocked_on);
 
 	/* A destination that goes away releases its waiters. */
-	switch_input(fx->sw, &fx->p[0].port, f, 60, 10 * SEC);
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 50 * SEC);
 	g_assert_nonnull(fx->p[0].port.blocked_on);
 	switch_del_port(fx->sw, &fx->p[1].port);
 	g_assert_null(fx->p[0].port.blocked_on);
@@ -278,7 +357,10 @@ int main(int argc, char **argv)
 	ADD("/switch/ageing", test_ageing);
 	ADD("/switch/port-removal", test_port_removal);
 	ADD("/switch/learn-limit", test_learn_limit);
-	ADD("/switch/fixed-macs", test_fixed_macs);
+	ADD("/switch/static-entries", test_static_entries);
+	ADD("/switch/lookup-expiry", test_lookup_expiry);
+	ADD("/switch/port-limit", test_port_limit);
+	ADD("/switch/foreach", test_foreach);
 	ADD("/switch/runt", test_runt);
 	ADD("/switch/backpressure", test_backpressure);
 	return g_test_run();

@@ -6,6 +6,7 @@
 #include "vmnetd/dhcp_mtu.h"
 #include "vmnetd/frame.h"
 #include "vmnetd/loop.h"
+#include "vmnetd/netconf.h"
 #include "vmnetd/netopts.h"
 #include "vmnetd/switch.h"
 #include "vmnetd/uplink_nat.h"
@@ -84,31 +85,63 @@ static const uint8_t *find_option(const uint8_t *opts, size_t len, uint8_t code)
 	return NULL;
 }
 
-static void test_dhcp_offer_with_mtu(void)
+/* A NAT network's settings as `vmnetd` with no options gives them. */
+static void default_net(struct net_config *nc)
 {
-	struct loop *l = loop_new();
-	struct vswitch *sw = switch_new(SWITCH_AGEING_NS);
-	struct nat_config cfg;
-	struct fake_vm vm = { .last = g_byte_array_new() };
-	struct uplink_nat *nat;
-	uint8_t discover[600];
-	size_t len = build_discover(discover);
+	memset(nc, 0, sizeof(*nc));
+	nc->name = "default";
+	nc->mode = NET_MODE_NAT;
+	nc->mtu = NAT_MTU_DEFAULT;
+	nat_config_init(&nc->nat);
+	g_assert_true(nat_config_finish(&nc->nat, "--nat", NULL));
+}
+
+struct rig {
+	struct loop *l;
+	struct vswitch *sw;
+	struct port_set *set;
+	struct lease_table *leases;
+	struct net_config nc;
+	struct port *nat;
+	struct fake_vm *vm;
+	GByteArray *last;
+};
+
+static void rig_up(struct rig *r, bool dhcp_vmnetd)
+{
+	r->l = loop_new();
+	r->sw = switch_new(SWITCH_AGEING_NS);
+	r->set = port_set_new(r->l, r->sw);
+	r->leases = lease_table_new();
+	default_net(&r->nc);
+	r->nc.dhcp_vmnetd = dhcp_vmnetd;
+	r->nat = uplink_nat_new(r->set, &r->nc, r->leases, "vmnetd", "--nat", NULL);
+	g_assert_nonnull(r->nat);
+	r->vm = g_new0(struct fake_vm, 1);	/* freed by the port layer */
+	r->vm->last = r->last = g_byte_array_new();
+	port_init(&r->vm->port, &vm_ops, g_strdup("fake-vm"));
+	port_attach(r->set, &r->vm->port, -1, 0, NULL);
+}
+
+static void rig_down(struct rig *r)
+{
+	port_set_free(r->set);		/* closes the VM and the NAT port */
+	loop_free(r->l);		/* runs the deferred frees */
+	switch_free(r->sw);
+	lease_table_free(r->leases);
+	nat_config_clear(&r->nc.nat);
+	g_byte_array_unref(r->last);
+}
+
+/* The reply the VM got: an OFFER for 10.0.2.15 with MTU 65520 and router 10.0.2.2. */
+static void check_offer(struct fake_vm *vm)
+{
 	struct udp4_view v;
 	const uint8_t *opt;
 
-	nat_config_init(&cfg);
-	g_assert_true(nat_config_finish(&cfg, NULL));
-	nat = uplink_nat_new(l, sw, &cfg, "vmnetd", NULL);
-	g_assert_nonnull(nat);
-	port_init(&vm.port, &vm_ops, g_strdup("fake-vm"));
-	switch_add_port(sw, &vm.port);
-
-	switch_input(sw, &vm.port, discover, len, clock_now_ns());
-
-	g_assert_cmpuint(vm.frames, >=, 1);
-	g_assert_true(dhcp_is_reply(vm.last->data, vm.last->len));
-	g_assert_true(frame_udp4(vm.last->data, vm.last->len, &v));
-	g_assert_cmpmem(vm.last->data, 6, "\xff\xff\xff\xff\xff\xff", 6);
+	g_assert_cmpuint(vm->frames, >=, 1);
+	g_assert_true(dhcp_is_reply(vm->last->data, vm->last->len));
+	g_assert_true(frame_udp4(vm->last->data, vm->last->len, &v));
 	g_assert_cmpmem(v.payload + 16, 4, "\x0a\x00\x02\x0f", 4);	/* yiaddr 10.0.2.15 */
 	opt = find_option(v.payload + 236, v.payload_len - 236, 53);
 	g_assert_nonnull(opt);
@@ -119,22 +152,43 @@ static void test_dhcp_offer_with_mtu(void)
 	opt = find_option(v.payload + 236, v.payload_len - 236, 3);
 	g_assert_nonnull(opt);
 	g_assert_cmpmem(opt, 4, "\x0a\x00\x02\x02", 4);		/* router 10.0.2.2 */
+}
 
+static void test_dhcp_offer_with_mtu(void)
+{
+	struct rig r;
+	uint8_t discover[600];
+	size_t len = build_discover(discover);
+	uint8_t gw_mac[6] = { 0x52, 0x55, 10, 0, 2, 2 };
+
+	rig_up(&r, false);
+	port_input(&r.vm->port, discover, len);
+	check_offer(r.vm);
+	g_assert_cmpmem(r.vm->last->data, 6, "\xff\xff\xff\xff\xff\xff", 6);
 	/* The NAT port learned the VM's MAC from the DISCOVER. */
-	g_assert_true(switch_lookup(sw, vm_mac) == &vm.port);
+	g_assert_true(switch_lookup(r.sw, vm_mac, loop_now(r.l)) == &r.vm->port);
+	/* The gateway's MAC is the NAT port's for good. */
+	g_assert_true(switch_lookup(r.sw, gw_mac, INT64_MAX / 2) == r.nat);
+	rig_down(&r);
+}
 
-	switch_del_port(sw, &vm.port);
-	port_fini(&vm.port);
-	uplink_nat_free(nat);
-	switch_free(sw);
-	loop_free(l);
-	nat_config_clear(&cfg);
-	g_byte_array_unref(vm.last);
+/* dhcp=vmnetd: the same lease from vmnetd's own server, noted in the table. */
+static void test_dhcp_vmnetd(void)
+{
+	struct rig r;
+	uint8_t discover[600];
+	size_t len = build_discover(discover);
+
+	rig_up(&r, true);
+	port_input(&r.vm->port, discover, len);
+	check_offer(r.vm);
+	rig_down(&r);
 }
 
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/uplink-nat/dhcp-offer-with-mtu", test_dhcp_offer_with_mtu);
+	g_test_add_func("/uplink-nat/dhcp-vmnetd", test_dhcp_vmnetd);
 	return g_test_run();
 }

@@ -1,0 +1,28 @@
+/* port_tap.h - frames to and from a Linux TAP device: one frame per read()
+ * and per write(), no header (IFF_NO_PI). */
+#ifndef VMNETD_PORT_TAP_H
+#define VMNETD_PORT_TAP_H
+
+#include <netinet/in.h>
+
+#include "vmnetd/port.h"
+
+/* Frames a TAP read takes at most per wakeup: bounded so one busy TAP
+ * cannot keep the loop from the others. */
+#define TAP_READ_BATCH		64
+#define TAP_QUEUE_SIZE		(2 * 1024 * 1024)
+#define TAP_FRAME_MAX		65535
+
+/* Creates (or opens) the TAP @ifname; non-blocking. It goes away when the
+ * descriptor closes, unless it was made persistent beforehand. -1 with @err. */
+int tap_open(const char *ifname, GError **err);
+/* Gives @ifname a MAC, an MTU, an IPv4 address and brings it up
+ * (needs CAP_NET_ADMIN). */
+bool tap_configure(const char *ifname, const uint8_t mac[6], unsigned mtu, struct in_addr addr,
+		   struct in_addr mask, GError **err);
+
+/* Port ops for a TAP-backed port: read frames into the switch, write the queue. */
+void tap_read(struct port *p);
+bool tap_flush(struct port *p);
+
+#endif

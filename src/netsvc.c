@@ -1,0 +1,172 @@
+/* netsvc.c - DHCP and DNS answered by vmnetd itself, for host-only networks
+ * (and NAT networks with dhcp=vmnetd): frames in, frames out, no sockets. */
+#include <arpa/inet.h>
+#include <string.h>
+#include <time.h>
+
+#include "vmnetd/frame.h"
+#include "vmnetd/netsvc.h"
+
+#define DNS_TTL 60	/* VMs come and go; short, as dnsmasq's local names */
+
+struct netsvc {
+	char *net_name;
+	struct in_addr addr;
+	uint8_t mac[6];
+	struct dhcp_server *dhcp;
+	bool dns_on;
+	struct dns_names dns;
+	char *host_name, *domain;
+	struct lease_table *leases;
+	netsvc_send_fn send;
+	void *opaque;
+};
+
+static bool name_lookup(void *opaque, const char *name, struct in_addr *out)
+{
+	struct netsvc *s = opaque;
+	const struct lease *l;
+
+	if (!g_ascii_strcasecmp(name, s->host_name)) {
+		*out = s->addr;
+		return true;
+	}
+	l = lease_table_by_name(s->leases, name, time(NULL));
+	if (!l)
+		return false;
+	*out = l->ip;
+	return true;
+}
+
+static bool addr_lookup(void *opaque, struct in_addr addr, char *buf, size_t size)
+{
+	struct netsvc *s = opaque;
+	const struct lease *l;
+
+	if (addr.s_addr == s->addr.s_addr) {
+		g_strlcpy(buf, s->host_name, size);
+		return true;
+	}
+	l = lease_table_by_ip(s->leases, addr, time(NULL));
+	if (!l || !l->hostname[0])
+		return false;
+	g_strlcpy(buf, l->hostname, size);
+	return true;
+}
+
+struct netsvc *netsvc_new(const struct netsvc_config *c, struct lease_table *leases,
+			  netsvc_send_fn send, void *opaque, GError **err)
+{
+	struct netsvc *s = g_new0(struct netsvc, 1);
+
+	s->net_name = g_strdup(c->net_name);
+	s->addr = c->addr;
+	memcpy(s->mac, c->mac, 6);
+	s->leases = leases;
+	s->send = send;
+	s->opaque = opaque;
+	s->dns_on = c->dns;
+	s->host_name = g_strdup(c->host_name ? c->host_name : "host");
+	s->domain = g_strdup(c->domain);
+	s->dns = (struct dns_names){ .by_name = name_lookup, .by_addr = addr_lookup, .opaque = s,
+				     .domain = s->domain, .net = c->net, .mask = c->mask,
+				     .ttl = DNS_TTL };
+	if (c->dhcp) {
+		s->dhcp = dhcp_server_new(c->dhcp, leases, time(NULL), err);
+		if (!s->dhcp) {
+			netsvc_free(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+void netsvc_free(struct netsvc *s)
+{
+	if (!s)
+		return;
+	dhcp_server_free(s->dhcp);
+	g_free(s->net_name);
+	g_free(s->host_name);
+	g_free(s->domain);
+	g_free(s);
+}
+
+/* "lab: 52:54:00:00:00:11 is 192.168.56.101 (g1)" once a lease is acknowledged. */
+static void log_ack(struct netsvc *s, const struct dhcp_reply *r)
+{
+	const uint8_t *m = r->msg;
+	struct in_addr ip;
+	const struct lease *l;
+	char a[INET_ADDRSTRLEN];
+
+	if (r->len < 240 + 3)
+		return;
+	memcpy(&ip.s_addr, m + 16, 4);
+	if (!ip.s_addr)
+		return;
+	l = lease_table_by_ip(s->leases, ip, time(NULL));
+	if (!l || l->offered)
+		return;
+	inet_ntop(AF_INET, &ip, a, sizeof(a));
+	g_message("%s: %02x:%02x:%02x:%02x:%02x:%02x is %s%s%s%s", s->net_name,
+		  m[28], m[29], m[30], m[31], m[32], m[33], a,
+		  l->hostname[0] ? " (" : "", l->hostname, l->hostname[0] ? ")" : "");
+}
+
+static void answer_dhcp(struct netsvc *s, struct udp4_view *v)
+{
+	struct dhcp_reply r;
+	uint8_t frame[ETH_HLEN + IP4_HLEN + UDP_HLEN + DHCP_REPLY_MAX];
+	struct frame_addrs a;
+	size_t n;
+
+	if (!dhcp_server_input(s->dhcp, v->payload, v->payload_len, time(NULL), &r))
+		return;
+	memcpy(a.src_mac, s->mac, 6);
+	memcpy(a.dst_mac, r.dst_mac, 6);
+	a.src = s->addr;
+	a.dst = r.dst_ip;
+	n = frame_build_udp4(frame, sizeof(frame), &a, DHCP_SERVER_PORT, DHCP_CLIENT_PORT, r.msg,
+			     r.len);
+	if (n)
+		s->send(s->opaque, frame, n);
+	log_ack(s, &r);
+}
+
+static void answer_dns(struct netsvc *s, const uint8_t *frame, struct udp4_view *v)
+{
+	uint8_t reply[DNS_UDP_MAX];
+	uint8_t out[ETH_HLEN + IP4_HLEN + UDP_HLEN + DNS_UDP_MAX];
+	struct frame_addrs a;
+	size_t n = dns_answer(&s->dns, v->payload, v->payload_len, reply, sizeof(reply));
+
+	if (!n)
+		return;
+	memcpy(a.src_mac, s->mac, 6);
+	memcpy(a.dst_mac, frame + 6, 6);
+	a.src = s->addr;
+	memcpy(&a.dst.s_addr, v->ip + 12, 4);
+	n = frame_build_udp4(out, sizeof(out), &a, DNS_PORT, get_be16(v->udp), reply, n);
+	if (n)
+		s->send(s->opaque, out, n);
+}
+
+bool netsvc_handle(struct netsvc *s, const uint8_t *frame, size_t len)
+{
+	struct udp4_view v;
+	uint16_t dport;
+
+	if (!frame_udp4((uint8_t *)frame, len, &v))
+		return false;
+	dport = get_be16(v.udp + 2);
+	if (dport == DHCP_SERVER_PORT && s->dhcp) {
+		answer_dhcp(s, &v);
+		return true;
+	}
+	if (dport == DNS_PORT && s->dns_on && !memcmp(v.ip + 16, &s->addr.s_addr, 4)) {
+		answer_dns(s, frame, &v);
+		return true;
+	}
+	return false;
+}

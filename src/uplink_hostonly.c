@@ -1,0 +1,218 @@
+/* uplink_hostonly.c - host-only uplink: VMs reach the host, and nothing else.
+ *
+ * The port owns the host address and its MAC. DHCP and DNS are answered by
+ * netsvc.c. Other frames for the host go to its backend: libslirp (without
+ * host-iface; connections to the host address reach the daemon host's
+ * loopback, as NAT's gateway does) or a TAP carrying the host address
+ * (host-iface; the host's own stack answers). An IPv4 packet addressed to
+ * our MAC but to any other address is refused at once (TCP RST, ICMP
+ * prohibited): no route leads anywhere from here. IPv6 is not served.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmnetd/error.h"
+#include "vmnetd/frame.h"
+#include "vmnetd/netsvc.h"
+#include "vmnetd/port_tap.h"
+#include "vmnetd/slirp_stack.h"
+#include "vmnetd/switch.h"
+#include "vmnetd/uplink_hostonly.h"
+
+struct uplink_hostonly {
+	struct port port;	/* first: the port layer sees only this */
+	struct slirp_stack *stack;	/* NULL with host-iface */
+	struct netsvc *svc;
+	uint8_t mac[6];
+	struct in_addr host;
+	uint64_t refused;	/* packets to addresses beyond the host */
+};
+
+/* Into the backend: libslirp, or the TAP's queue. */
+static void to_host(struct uplink_hostonly *ho, const uint8_t *frame, size_t len)
+{
+	if (ho->stack)
+		slirp_stack_input(ho->stack, frame, len);
+	else
+		port_queue(&ho->port, frame, len);
+}
+
+static void refuse(struct uplink_hostonly *ho, const uint8_t *frame, size_t len)
+{
+	uint8_t reply[FRAME_REJECT_MAX];
+	size_t n = frame_build_reject4(reply, frame, len, ho->mac);
+
+	if (ho->refused++ % 1000 == 0)
+		g_debug("%s: refused a packet beyond the host (%" G_GUINT64_FORMAT " so far)",
+			ho->port.name, ho->refused);
+	if (n)
+		port_input(&ho->port, reply, n);
+}
+
+static enum port_verdict ho_deliver(struct port *p, const uint8_t *frame, size_t len)
+{
+	struct uplink_hostonly *ho = (struct uplink_hostonly *)p;
+	bool for_us = len >= ETH_HLEN && !memcmp(frame, ho->mac, 6);
+	uint16_t type = len >= ETH_HLEN ? get_be16(frame + 12) : 0;
+	const uint8_t *ip;
+
+	if (netsvc_handle(ho->svc, frame, len))
+		return PORT_QUEUED;
+	if (type == ETH_P_ARP) {
+		to_host(ho, frame, len);
+		return PORT_QUEUED;
+	}
+	/* Frames flooded past us (for another VM, broadcast) are not ours to answer. */
+	if (type != ETH_P_IPV4 || !for_us)
+		return PORT_QUEUED;
+	ip = frame_ip4((uint8_t *)frame, len);
+	if (!ip)
+		return PORT_QUEUED;
+	if (!memcmp(ip + 16, &ho->host.s_addr, 4))
+		to_host(ho, frame, len);
+	else
+		refuse(ho, frame, len);
+	return PORT_QUEUED;
+}
+
+static void ho_destroy(struct port *p)
+{
+	struct uplink_hostonly *ho = (struct uplink_hostonly *)p;
+
+	slirp_stack_free(ho->stack);
+	netsvc_free(ho->svc);
+}
+
+static const struct port_ops slirp_ops = {
+	.kind = "hostonly",
+	.deliver = ho_deliver,
+	.destroy = ho_destroy,
+};
+
+static const struct port_ops tap_ops = {
+	.kind = "hostonly-tap",
+	.deliver = ho_deliver,
+	.read = tap_read,
+	.flush = tap_flush,
+	.destroy = ho_destroy,
+};
+
+static void from_backend(void *opaque, const uint8_t *frame, size_t len)
+{
+	port_input(opaque, frame, len);
+}
+
+static struct slirp_stack *start_slirp(struct uplink_hostonly *ho, struct loop *l,
+				       const struct net_config *cfg, const char *what,
+				       GError **err)
+{
+	const struct hostonly_config *c = &cfg->ho;
+	SlirpConfig sc = {
+		.version = 4,
+		.in_enabled = true,
+		.vnetwork = c->net,
+		.vnetmask = c->mask,
+		.vhost = c->host,
+		.vdhcp_start = c->pool_start,
+		/* Nothing reaches it (only the host address passes); libslirp
+		 * wants one. */
+		.vnameserver = c->net,
+		.if_mtu = cfg->mtu,
+		.if_mru = cfg->mtu,
+		.disable_dns = true,
+		.disable_dhcp = true,
+	};
+	struct slirp_stack *s = slirp_stack_new(l, &sc, &ho->port, from_backend, &ho->port, err);
+
+	if (!s) {
+		g_prefix_error(err, "%s: ", what);
+		return NULL;
+	}
+	if (!slirp_stack_add_hostfwds(s, c->hostfwds, what, err)) {
+		slirp_stack_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int start_tap(const struct net_config *cfg, const uint8_t mac[6], const char *what,
+		     GError **err)
+{
+	const struct hostonly_config *c = &cfg->ho;
+	int fd;
+
+	if (c->hostfwds && c->hostfwds->len) {
+		vmnetd_set_error(err, "%s: hostfwd= and host-iface= do not mix: the host reaches "
+				 "the VMs directly through %s", what, c->host_iface);
+		return -1;
+	}
+	fd = tap_open(c->host_iface, err);
+	if (fd < 0 || !tap_configure(c->host_iface, mac, cfg->mtu, c->host, c->mask, err)) {
+		if (fd >= 0)
+			close(fd);
+		g_prefix_error(err, "%s host-iface=%s: ", what, c->host_iface);
+		return -1;
+	}
+	return fd;
+}
+
+static bool start_services(struct uplink_hostonly *ho, const struct net_config *cfg,
+			   struct lease_table *leases, GError **err)
+{
+	const struct hostonly_config *c = &cfg->ho;
+	struct dhcp_server_config dc = {
+		.server_id = c->host, .netmask = c->mask,
+		.pool_start = c->pool_start, .pool_end = c->pool_end,
+		.router = c->router ? c->host : (struct in_addr){ 0 },
+		.dns = c->host, .lease_time_s = c->lease_time_s, .mtu = cfg->mtu,
+		.domain = c->domain,
+		.statics = c->statics ? (const struct dhcp_static_lease *)c->statics->data : NULL,
+		.n_statics = c->statics ? c->statics->len : 0,
+		.state_file = cfg->lease_file,
+	};
+	struct netsvc_config sc = {
+		.net_name = cfg->name, .addr = c->host, .dhcp = &dc, .dns = true,
+		.host_name = c->host_name, .domain = c->domain, .net = c->net, .mask = c->mask,
+	};
+
+	memcpy(sc.mac, ho->mac, 6);
+	ho->svc = netsvc_new(&sc, leases, from_backend, &ho->port, err);
+	return ho->svc != NULL;
+}
+
+struct port *uplink_hostonly_new(struct port_set *set, const struct net_config *cfg,
+				 struct lease_table *leases, const char *what, GError **err)
+{
+	struct uplink_hostonly *ho = g_new0(struct uplink_hostonly, 1);
+	bool tap = cfg->ho.host_iface != NULL;
+	int fd = -1;
+
+	port_init(&ho->port, tap ? &tap_ops : &slirp_ops,
+		  g_strdup_printf("%s: %s", cfg->name, tap ? cfg->ho.host_iface : "host"));
+	ho->host = cfg->ho.host;
+	slirp_mac4(ho->host, ho->mac);
+	ho->port.may_pause = !tap;	/* libslirp's sockets can wait; a TAP cannot */
+	ho->port.backlog_high = tap ? TAP_QUEUE_SIZE / 2 : SIZE_MAX;
+	ho->port.max_frame = TAP_FRAME_MAX;
+	if (!start_services(ho, cfg, leases, err))
+		goto fail;
+	if (tap)
+		fd = start_tap(cfg, ho->mac, what, err);
+	else
+		ho->stack = start_slirp(ho, port_set_loop(set), cfg, what, err);
+	if (tap ? fd < 0 : !ho->stack)
+		goto fail;
+	if (!port_attach(set, &ho->port, fd, TAP_QUEUE_SIZE, err))
+		return NULL;
+	switch_add_static(ho->port.sw, &ho->port, ho->mac);
+	if (tap)
+		g_message("%s: host interface %s is %s", cfg->name, cfg->ho.host_iface,
+			  inet_ntoa(ho->host));
+	return &ho->port;
+fail:
+	ho_destroy(&ho->port);
+	port_fini(&ho->port);
+	g_free(ho);
+	return NULL;
+}
