@@ -6,27 +6,21 @@
  * frame keeps its length and only the UDP checksum changes.
  */
 #include "vmnetd/dhcp_mtu.h"
+#include "vmnetd/dhcp_options.h"
 #include "vmnetd/frame.h"
-
-#define BOOTP_OPTIONS_OFF	236	/* fixed BOOTP header, then the magic cookie */
-#define DHCP_OPT_PAD		0
-#define DHCP_OPT_MTU		26
-#define DHCP_OPT_END		255
 
 static bool dhcp_reply_view(uint8_t *frame, size_t len, struct udp4_view *v)
 {
-	static const uint8_t cookie[4] = { 99, 130, 83, 99 };
+	const uint8_t *area;
+	size_t area_len;
 
 	if (!frame_udp4(frame, len, v))
 		return false;
 	if (get_be16(v->udp) != 67 || get_be16(v->udp + 2) != 68)
 		return false;
-	if (v->payload_len < BOOTP_OPTIONS_OFF + 4 || v->payload[0] != 2 /* BOOTREPLY */)
+	if (!dhcp_msg_options(v->payload, v->payload_len, &area, &area_len))
 		return false;
-	for (int i = 0; i < 4; i++)
-		if (v->payload[BOOTP_OPTIONS_OFF + i] != cookie[i])
-			return false;
-	return true;
+	return v->payload[BOOTP_OP] == BOOTREPLY;
 }
 
 bool dhcp_is_reply(const uint8_t *frame, size_t len)
@@ -37,27 +31,18 @@ bool dhcp_is_reply(const uint8_t *frame, size_t len)
 	return dhcp_reply_view((uint8_t *)frame, len, &v);
 }
 
-/* Offset of the end option, or 0 when absent or option 26 is already there. */
-static size_t find_end(const uint8_t *opt, size_t len)
+/* Offset in the payload of the end option, or 0 when absent, when an option
+ * overruns the payload, or when option 26 is already there. */
+static size_t find_end(const uint8_t *payload, size_t len)
 {
-	size_t i = BOOTP_OPTIONS_OFF + 4;
+	struct dhcp_opt_walk w;
+	struct dhcp_opt o;
 
-	while (i < len) {
-		uint8_t code = opt[i];
-
-		if (code == DHCP_OPT_END)
-			return i;
-		if (code == DHCP_OPT_MTU)
+	dhcp_opt_walk_init(&w, payload + BOOTP_OPTIONS, len - BOOTP_OPTIONS);
+	while (dhcp_opt_next(&w, &o))
+		if (o.code == DHCP_OPT_MTU)
 			return 0;
-		if (code == DHCP_OPT_PAD) {
-			i++;
-			continue;
-		}
-		if (i + 1 >= len)
-			return 0;
-		i += 2 + opt[i + 1];
-	}
-	return 0;
+	return w.stop == DHCP_OPT_AT_END ? BOOTP_OPTIONS + w.off : 0;
 }
 
 bool dhcp_add_mtu(uint8_t *frame, size_t len, uint16_t mtu)

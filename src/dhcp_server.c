@@ -1,1 +1,782 @@
-/* dhcp_server.c - placeholder; being written. */
+/* dhcp_server.c - vmnetd's DHCP server: pool and static addresses, kept in the network's lease table.
+ *
+ * Rules: a static lease is its MAC's, always, and nobody else's; a MAC gets
+ * back the address it had (its lease, even expired, then a pool address
+ * picked from a hash of the MAC, so even a forgotten lease tends to come
+ * back the same); the client's requested address is honoured when free and
+ * in the pool. The server is authoritative for its subnet: a request it
+ * cannot grant gets a NAK, so a client moved here restarts at once.
+ * Leases are keyed by chaddr, not by client identifier: on a VM network the
+ * NIC's MAC is the machine's identity, and the switch and DNS know it so.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmnetd/dhcp_options.h"
+#include "vmnetd/dhcp_server.h"
+#include "vmnetd/error.h"
+#include "vmnetd/frame.h"
+
+/* An offer reserves its address this long: clients request within seconds,
+ * and one that went away should not pin an address for a whole lease. */
+#define OFFER_HOLD_S		60
+/* Used when the configuration says 0, which would expire every lease at once. */
+#define LEASE_TIME_FALLBACK_S	3600
+/* RFC 2131 3.3: all ones in option 51 mean a lease that never ends. */
+#define LEASE_INFINITE		0xffffffffu
+/* RFC 1542 2.1: some clients drop BOOTP messages shorter than RFC 951's 300 bytes. */
+#define BOOTP_MIN_LEN		300
+/* RFC 2131 2: every client takes a 576-byte IP datagram, i.e. 548 bytes of BOOTP. */
+#define DHCP_MIN_MSG		576
+#define IP_UDP_HLEN		28
+/* Lookups at the earliest time see expired leases too: a MAC's last address. */
+#define ANY_TIME		INT64_MIN
+
+struct declined {
+	struct in_addr ip;
+	int64_t until;
+};
+
+struct dhcp_server {
+	struct dhcp_server_config cfg;	/* its strings and statics are our own copies */
+	struct dhcp_static_lease *statics;
+	uint32_t lease_time;
+	uint8_t search[DHCP_REPLY_MAX];	/* option 119, encoded once (RFC 3397) */
+	size_t search_len;
+	GArray *declined;		/* struct declined: addresses a client found in use */
+	struct lease_table *leases;	/* the network's; not ours */
+};
+
+/* A client message, checked; pointers into the caller's buffer. */
+struct dhcp_msg {
+	const uint8_t *bootp;
+	const uint8_t *opts;
+	size_t opts_len;
+	uint8_t type;
+	const uint8_t *mac;		/* chaddr, 6 bytes */
+	struct in_addr ciaddr, yiaddr;
+	char hostname[LEASE_HOSTNAME_MAX + 1];	/* option 12 as one DNS label, "" if none */
+};
+
+#define MAC_FMT "%02x:%02x:%02x:%02x:%02x:%02x"
+#define MAC_ARGS(m) (m)[0], (m)[1], (m)[2], (m)[3], (m)[4], (m)[5]
+
+static uint32_t host(struct in_addr a)
+{
+	return ntohl(a.s_addr);
+}
+
+static struct in_addr inaddr(uint32_t host_order)
+{
+	return (struct in_addr){ .s_addr = htonl(host_order) };
+}
+
+static const char *ip_str(struct in_addr a, char buf[INET_ADDRSTRLEN])
+{
+	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
+}
+
+/* Host name bytes as one DNS label: up to the first dot (or NUL, which some
+ * clients send), [A-Za-z0-9-] with anything else turned into '-', no
+ * leading or trailing '-', at most 63 characters and @size - 1. */
+static void sanitise_label(const uint8_t *in, size_t n, char *out, size_t size)
+{
+	size_t o = 0;
+
+	if (!size)
+		return;
+	for (size_t i = 0; i < n && o + 1 < size && o < LEASE_HOSTNAME_MAX; i++) {
+		char c = (char)in[i];
+
+		if (c == '.' || c == '\0')
+			break;
+		if (!g_ascii_isalnum(c))
+			c = '-';
+		if (c == '-' && o == 0)
+			continue;
+		out[o++] = c;
+	}
+	while (o && out[o - 1] == '-')
+		o--;
+	out[o] = '\0';
+}
+
+/* Checks the fixed header and the options of a BOOTP message with @op from
+ * an Ethernet client and fills @m. Any length that does not add up: false. */
+static bool parse_msg(const uint8_t *msg, size_t len, uint8_t op, struct dhcp_msg *m)
+{
+	struct dhcp_opt o;
+
+	*m = (struct dhcp_msg){ .bootp = msg };
+	if (!dhcp_msg_options(msg, len, &m->opts, &m->opts_len))
+		return false;
+	if (msg[BOOTP_OP] != op || msg[BOOTP_HTYPE] != BOOTP_HTYPE_ETHER || msg[BOOTP_HLEN] != 6)
+		return false;
+	if (!dhcp_opts_valid(m->opts, m->opts_len))
+		return false;
+	if (!dhcp_opt_get_u8(m->opts, m->opts_len, DHCP_OPT_MSG_TYPE, &m->type))
+		return false;		/* plain BOOTP: not served */
+	m->mac = msg + BOOTP_CHADDR;
+	memcpy(&m->ciaddr, msg + BOOTP_CIADDR, 4);
+	memcpy(&m->yiaddr, msg + BOOTP_YIADDR, 4);
+	if (dhcp_opt_find(m->opts, m->opts_len, DHCP_OPT_HOSTNAME, &o))
+		sanitise_label(o.data, o.len, m->hostname, sizeof(m->hostname));
+	return true;
+}
+
+/* Addresses and the pool */
+
+static bool in_subnet(const struct dhcp_server *s, struct in_addr ip)
+{
+	return ((ip.s_addr ^ s->cfg.server_id.s_addr) & s->cfg.netmask.s_addr) == 0;
+}
+
+/* Could any client hold @ip: on our subnet, neither its network nor its
+ * broadcast address, nor an address the network's own services use. */
+static bool assignable(const struct dhcp_server *s, struct in_addr ip)
+{
+	uint32_t hostpart = host(ip) & ~host(s->cfg.netmask);
+
+	if (!in_subnet(s, ip) || hostpart == 0 || hostpart == ~host(s->cfg.netmask))
+		return false;
+	return ip.s_addr != s->cfg.server_id.s_addr && ip.s_addr != s->cfg.router.s_addr &&
+	       ip.s_addr != s->cfg.dns.s_addr;
+}
+
+static bool in_pool(const struct dhcp_server *s, struct in_addr ip)
+{
+	return host(ip) >= host(s->cfg.pool_start) && host(ip) <= host(s->cfg.pool_end) &&
+	       assignable(s, ip);
+}
+
+static const struct dhcp_static_lease *static_by_mac(const struct dhcp_server *s, const uint8_t mac[6])
+{
+	for (size_t i = 0; i < s->cfg.n_statics; i++)
+		if (memcmp(s->statics[i].mac, mac, 6) == 0)
+			return &s->statics[i];
+	return NULL;
+}
+
+static const struct dhcp_static_lease *static_by_ip(const struct dhcp_server *s, struct in_addr ip)
+{
+	for (size_t i = 0; i < s->cfg.n_statics; i++)
+		if (s->statics[i].ip.s_addr == ip.s_addr)
+			return &s->statics[i];
+	return NULL;
+}
+
+static bool is_declined(struct dhcp_server *s, struct in_addr ip, int64_t now)
+{
+	for (guint i = s->declined->len; i-- > 0;) {
+		const struct declined *d = &g_array_index(s->declined, struct declined, i);
+
+		if (d->until <= now)
+			g_array_remove_index_fast(s->declined, i);
+		else if (d->ip.s_addr == ip.s_addr)
+			return true;
+	}
+	return false;
+}
+
+/* May @mac be given @ip now? Its static address only, if it has one;
+ * otherwise a pool address that no other MAC holds and no client declined. */
+static bool may_hold(struct dhcp_server *s, const uint8_t mac[6], struct in_addr ip, int64_t now)
+{
+	const struct dhcp_static_lease *st = static_by_mac(s, mac);
+	const struct lease *l;
+
+	if (st)
+		return st->ip.s_addr == ip.s_addr;
+	if (!in_pool(s, ip) || static_by_ip(s, ip) || is_declined(s, ip, now))
+		return false;
+	l = lease_table_by_ip(s->leases, ip, now);
+	return !l || memcmp(l->mac, mac, 6) == 0;
+}
+
+/* FNV-1a: spreads MACs over the pool, the same MAC always to the same start. */
+static uint32_t mac_hash(const uint8_t mac[6])
+{
+	uint32_t h = 2166136261u;
+
+	for (int i = 0; i < 6; i++)
+		h = (h ^ mac[i]) * 16777619u;
+	return h;
+}
+
+/* The address to offer @m's client, or INADDR_ANY when the pool is full. */
+static struct in_addr choose_address(struct dhcp_server *s, const struct dhcp_msg *m, int64_t now)
+{
+	const struct dhcp_static_lease *st = static_by_mac(s, m->mac);
+	const struct lease *mine = lease_table_by_mac(s->leases, m->mac, ANY_TIME);
+	struct in_addr want;
+	uint32_t first = host(s->cfg.pool_start), last = host(s->cfg.pool_end);
+	uint64_t size = (uint64_t)last - first + 1, start;
+
+	if (st)
+		return st->ip;
+	if (mine && may_hold(s, m->mac, mine->ip, now))
+		return mine->ip;
+	if (dhcp_opt_get_addr(m->opts, m->opts_len, DHCP_OPT_REQUESTED_IP, &want) &&
+	    may_hold(s, m->mac, want, now))
+		return want;
+	if (last < first)
+		return inaddr(0);
+	start = mac_hash(m->mac) % size;
+	for (uint64_t i = 0; i < size; i++) {
+		struct in_addr ip = inaddr(first + (uint32_t)((start + i) % size));
+
+		if (may_hold(s, m->mac, ip, now))
+			return ip;
+	}
+	return inaddr(0);
+}
+
+/* The state file: one line per acknowledged dynamic lease,
+ * "MAC IP EXPIRES [HOSTNAME]", EXPIRES in wall-clock seconds. */
+
+#define STATE_HEADER "# vmnetd DHCP leases: MAC IP EXPIRES [HOSTNAME]\n"
+
+struct state_writer {
+	GString *text;
+	int64_t now;
+};
+
+static void state_line(const struct lease *l, void *opaque)
+{
+	struct state_writer *w = opaque;
+	char ip[INET_ADDRSTRLEN];
+
+	if (l->is_static || l->offered || l->expires <= w->now)
+		return;		/* statics come from the configuration, offers are not promises */
+	g_string_append_printf(w->text, MAC_FMT " %s %" G_GINT64_FORMAT "%s%s\n", MAC_ARGS(l->mac),
+			       ip_str(l->ip, ip), l->expires, *l->hostname ? " " : "", l->hostname);
+}
+
+static void save_state(const struct dhcp_server *s, int64_t now)
+{
+	struct state_writer w = { .text = g_string_new(STATE_HEADER), .now = now };
+	GError *err = NULL;
+
+	if (!s->cfg.state_file)
+		goto out;
+	lease_table_foreach(s->leases, state_line, &w);
+	/* Atomic (a new file renamed over the old): a crash leaves one or the other. */
+	if (!g_file_set_contents(s->cfg.state_file, w.text->str, (gssize)w.text->len, &err)) {
+		g_warning("lease-file %s: %s", s->cfg.state_file, err->message);
+		g_error_free(err);
+	}
+out:
+	g_string_free(w.text, TRUE);
+}
+
+static bool parse_mac(const char *str, uint8_t mac[6])
+{
+	unsigned b[6];
+	int end = 0;
+
+	if (strlen(str) != 17 ||
+	    sscanf(str, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6 ||
+	    end != 17)
+		return false;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return true;
+}
+
+/* One line of the state file into @l; false for anything that does not parse. */
+static bool parse_state_line(const char *line, struct lease *l)
+{
+	g_auto(GStrv) tok = g_strsplit(line, " ", 0);
+	guint n = g_strv_length(tok);
+	gint64 expires;
+
+	*l = (struct lease){ 0 };
+	if (n < 3 || n > 4 || !parse_mac(tok[0], l->mac) || inet_pton(AF_INET, tok[1], &l->ip) != 1)
+		return false;
+	if (!g_ascii_string_to_signed(tok[2], 10, G_MININT64, G_MAXINT64, &expires, NULL))
+		return false;
+	l->expires = expires;
+	if (n == 4)
+		sanitise_label((const uint8_t *)tok[3], strlen(tok[3]), l->hostname, sizeof(l->hostname));
+	return true;
+}
+
+/* Takes back the leases of @text that are still good: not expired, in the
+ * pool, and clashing with no static lease nor with an earlier line. */
+static void restore_leases(struct dhcp_server *s, const char *text, int64_t now)
+{
+	g_auto(GStrv) lines = g_strsplit(text, "\n", 0);
+	unsigned skipped = 0;
+
+	for (char **p = lines; *p; p++) {
+		struct lease l;
+
+		g_strstrip(*p);
+		if (!**p || **p == '#')
+			continue;
+		if (!parse_state_line(*p, &l) || l.expires <= now || static_by_mac(s, l.mac) ||
+		    !may_hold(s, l.mac, l.ip, now) || lease_table_by_mac(s->leases, l.mac, now)) {
+			skipped++;
+			continue;
+		}
+		lease_table_set(s->leases, &l);
+	}
+	if (skipped)
+		g_debug("lease-file %s: %u lines skipped", s->cfg.state_file, skipped);
+}
+
+static bool load_state(struct dhcp_server *s, int64_t now, GError **err)
+{
+	g_autofree char *text = NULL;
+	GError *e = NULL;
+
+	if (!s->cfg.state_file)
+		return true;
+	if (!g_file_get_contents(s->cfg.state_file, &text, NULL, &e)) {
+		bool missing = g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+
+		if (!missing)
+			vmnetd_set_error(err, "lease-file %s: %s", s->cfg.state_file, e->message);
+		g_error_free(e);
+		return missing;		/* a first start has no file yet */
+	}
+	restore_leases(s, text, now);
+	return true;
+}
+
+/* Replies */
+
+/* How long a reply to @m may be: what every client takes, or more if the
+ * client says so (option 57), never above DHCP_REPLY_MAX. */
+static size_t reply_limit(const struct dhcp_msg *m)
+{
+	struct dhcp_opt o;
+	size_t max = DHCP_MIN_MSG;
+
+	if (dhcp_opt_find(m->opts, m->opts_len, DHCP_OPT_MAX_MSG_SIZE, &o) && o.len == 2 &&
+	    get_be16(o.data) > max)
+		max = get_be16(o.data);
+	return MIN(max - IP_UDP_HLEN, DHCP_REPLY_MAX);
+}
+
+/* RFC 2131 4.1 with giaddr zero: a NAK is broadcast; else to ciaddr when
+ * the client has one; else broadcast if it asked, else to yiaddr at chaddr. */
+static void set_destination(struct dhcp_reply *r, const struct dhcp_msg *m, uint8_t type,
+			    struct in_addr yiaddr)
+{
+	uint16_t flags = get_be16(m->bootp + BOOTP_FLAGS);
+
+	if (type != DHCPNAK && m->ciaddr.s_addr) {
+		r->dst_ip = m->ciaddr;
+	} else if (type == DHCPNAK || (flags & BOOTP_FLAG_BROADCAST) || !yiaddr.s_addr) {
+		r->dst_ip.s_addr = htonl(INADDR_BROADCAST);
+		memset(r->dst_mac, 0xff, 6);
+		return;
+	} else {
+		r->dst_ip = yiaddr;
+	}
+	memcpy(r->dst_mac, m->mac, 6);
+}
+
+/* Fills the BOOTP header of a reply to @m and starts its options with
+ * type and server identifier. ciaddr is echoed in ACKs only (RFC 2131 table 3). */
+static void reply_begin(const struct dhcp_server *s, const struct dhcp_msg *m, uint8_t type,
+			struct in_addr yiaddr, struct dhcp_reply *r, struct dhcp_opt_writer *w)
+{
+	static const uint8_t cookie[4] = { 99, 130, 83, 99 };
+	uint8_t *b = r->msg;
+
+	memset(r, 0, sizeof(*r));
+	b[BOOTP_OP] = BOOTREPLY;
+	b[BOOTP_HTYPE] = BOOTP_HTYPE_ETHER;
+	b[BOOTP_HLEN] = 6;
+	memcpy(b + BOOTP_XID, m->bootp + BOOTP_XID, 4);
+	memcpy(b + BOOTP_FLAGS, m->bootp + BOOTP_FLAGS, 2);
+	if (type == DHCPACK)
+		memcpy(b + BOOTP_CIADDR, &m->ciaddr, 4);
+	memcpy(b + BOOTP_YIADDR, &yiaddr, 4);
+	memcpy(b + BOOTP_CHADDR, m->mac, 6);
+	memcpy(b + BOOTP_COOKIE, cookie, sizeof(cookie));
+	dhcp_opt_writer_init(w, b + BOOTP_OPTIONS, reply_limit(m) - BOOTP_OPTIONS);
+	dhcp_opt_put_u8(w, DHCP_OPT_MSG_TYPE, type);
+	dhcp_opt_put_addr(w, DHCP_OPT_SERVER_ID, s->cfg.server_id);
+	set_destination(r, m, type, yiaddr);
+}
+
+static void reply_end(struct dhcp_reply *r, struct dhcp_opt_writer *w)
+{
+	/* The buffer was zeroed: padding up to the minimum is already there. */
+	r->len = MAX(BOOTP_OPTIONS + dhcp_opt_finish(w), BOOTP_MIN_LEN);
+}
+
+/* Lease time with the renewal (T1) and rebinding (T2) times at RFC 2131
+ * 4.4.5's defaults: half and seven eighths of the lease. */
+static void put_lease_time(const struct dhcp_server *s, struct dhcp_opt_writer *w)
+{
+	dhcp_opt_put_u32(w, DHCP_OPT_LEASE_TIME, s->lease_time);
+	if (s->lease_time == LEASE_INFINITE)
+		return;
+	dhcp_opt_put_u32(w, DHCP_OPT_T1, s->lease_time / 2);
+	dhcp_opt_put_u32(w, DHCP_OPT_T2, (uint32_t)((uint64_t)s->lease_time * 7 / 8));
+}
+
+/* The network's parameters, all of them whatever the client asked: the
+ * essentials first, so that what does not fit is the least needed. */
+static void put_params(const struct dhcp_server *s, const struct dhcp_msg *m, struct dhcp_opt_writer *w)
+{
+	const struct dhcp_static_lease *st = static_by_mac(s, m->mac);
+	struct in_addr bcast = { s->cfg.server_id.s_addr | ~s->cfg.netmask.s_addr };
+
+	dhcp_opt_put_addr(w, DHCP_OPT_NETMASK, s->cfg.netmask);
+	dhcp_opt_put_addr(w, DHCP_OPT_BROADCAST, bcast);
+	if (s->cfg.router.s_addr)
+		dhcp_opt_put_addr(w, DHCP_OPT_ROUTER, s->cfg.router);
+	if (s->cfg.dns.s_addr)
+		dhcp_opt_put_addr(w, DHCP_OPT_DNS, s->cfg.dns);
+	if (s->cfg.mtu)
+		dhcp_opt_put_u16(w, DHCP_OPT_MTU, s->cfg.mtu);
+	if (st && st->hostname)
+		dhcp_opt_put(w, DHCP_OPT_HOSTNAME, st->hostname, strlen(st->hostname));
+	if (s->cfg.domain)
+		dhcp_opt_put(w, DHCP_OPT_DOMAIN, s->cfg.domain, strlen(s->cfg.domain));
+	if (s->search_len)
+		dhcp_opt_put(w, DHCP_OPT_SEARCH, s->search, s->search_len);
+}
+
+static bool reply_nak(const struct dhcp_server *s, const struct dhcp_msg *m, const char *why,
+		      struct dhcp_reply *r)
+{
+	struct dhcp_opt_writer w;
+
+	reply_begin(s, m, DHCPNAK, inaddr(0), r, &w);
+	dhcp_opt_put(&w, DHCP_OPT_MESSAGE, why, strlen(why));
+	reply_end(r, &w);
+	g_debug("dhcp: NAK to " MAC_FMT ": %s", MAC_ARGS(m->mac), why);
+	return true;
+}
+
+static bool reply_lease(const struct dhcp_server *s, const struct dhcp_msg *m, uint8_t type,
+			struct in_addr ip, struct dhcp_reply *r)
+{
+	struct dhcp_opt_writer w;
+
+	reply_begin(s, m, type, ip, r, &w);
+	put_lease_time(s, &w);
+	put_params(s, m, &w);
+	reply_end(r, &w);
+	return true;
+}
+
+/* Message handlers */
+
+static int64_t lease_expiry(const struct dhcp_server *s, int64_t now)
+{
+	return s->lease_time == LEASE_INFINITE ? INT64_MAX : now + s->lease_time;
+}
+
+/* The lease @m's client gets on @ip: its static one (with the configured
+ * host name, else the client's), or a dynamic one; the client's host name
+ * wins over the one it gave before, but silence keeps that. */
+static struct lease make_lease(const struct dhcp_server *s, const struct dhcp_msg *m, struct in_addr ip,
+			       int64_t expires, bool offered)
+{
+	const struct dhcp_static_lease *st = static_by_mac(s, m->mac);
+	const struct lease *old = lease_table_by_mac(s->leases, m->mac, ANY_TIME);
+	struct lease l = { .ip = ip, .expires = expires, .offered = offered };
+
+	memcpy(l.mac, m->mac, 6);
+	if (old)
+		g_strlcpy(l.hostname, old->hostname, sizeof(l.hostname));
+	if (*m->hostname)
+		g_strlcpy(l.hostname, m->hostname, sizeof(l.hostname));
+	if (st) {
+		l.is_static = true;
+		l.expires = INT64_MAX;
+		l.offered = false;
+		if (st->hostname)
+			sanitise_label((const uint8_t *)st->hostname, strlen(st->hostname), l.hostname,
+				       sizeof(l.hostname));
+	}
+	return l;
+}
+
+static bool on_discover(struct dhcp_server *s, const struct dhcp_msg *m, int64_t now, struct dhcp_reply *r)
+{
+	struct in_addr ip = choose_address(s, m, now);
+	const struct lease *held;
+	struct lease l;
+
+	if (!ip.s_addr) {
+		g_debug("dhcp: no free address for " MAC_FMT, MAC_ARGS(m->mac));
+		return false;
+	}
+	/* An acknowledged lease stays as it is; otherwise the offer holds the address a while. */
+	held = lease_table_by_mac(s->leases, m->mac, now);
+	if (!held || held->ip.s_addr != ip.s_addr || held->offered) {
+		l = make_lease(s, m, ip, now + OFFER_HOLD_S, true);
+		lease_table_set(s->leases, &l);
+	}
+	return reply_lease(s, m, DHCPOFFER, ip, r);
+}
+
+static bool server_id_other(const struct dhcp_server *s, const struct dhcp_msg *m, bool *present)
+{
+	struct in_addr id;
+
+	*present = dhcp_opt_get_addr(m->opts, m->opts_len, DHCP_OPT_SERVER_ID, &id);
+	return *present && id.s_addr != s->cfg.server_id.s_addr;
+}
+
+/* The client chose another server's offer: ours goes back to the pool. */
+static void withdraw_offer(struct dhcp_server *s, const uint8_t mac[6], int64_t now)
+{
+	const struct lease *l = lease_table_by_mac(s->leases, mac, now);
+
+	if (l && l->offered)
+		lease_table_remove_mac(s->leases, mac);
+}
+
+/* SELECTING names us and the address in option 50; INIT-REBOOT names the
+ * address only; RENEWING and REBINDING carry it in ciaddr (RFC 2131 4.3.2). */
+static bool on_request(struct dhcp_server *s, const struct dhcp_msg *m, int64_t now, struct dhcp_reply *r)
+{
+	struct in_addr ip = m->ciaddr, opt50;
+	bool has_id, has_opt50 = dhcp_opt_get_addr(m->opts, m->opts_len, DHCP_OPT_REQUESTED_IP, &opt50);
+	struct lease l;
+	char buf[INET_ADDRSTRLEN];
+
+	if (server_id_other(s, m, &has_id)) {
+		withdraw_offer(s, m->mac, now);
+		return false;
+	}
+	if (has_opt50 && (has_id || !ip.s_addr))
+		ip = opt50;
+	if (!ip.s_addr)
+		return false;		/* asks for nothing in particular: malformed */
+	if (!in_subnet(s, ip))
+		return reply_nak(s, m, "wrong network", r);
+	if (!may_hold(s, m->mac, ip, now))
+		return reply_nak(s, m, "address not available", r);
+	l = make_lease(s, m, ip, lease_expiry(s, now), false);
+	lease_table_set(s->leases, &l);
+	save_state(s, now);
+	g_message("dhcp: %s to " MAC_FMT "%s%s", ip_str(ip, buf), MAC_ARGS(m->mac), *l.hostname ? " " : "",
+		  l.hostname);
+	return reply_lease(s, m, DHCPACK, ip, r);
+}
+
+static void on_release(struct dhcp_server *s, const struct dhcp_msg *m, int64_t now)
+{
+	const struct lease *l = lease_table_by_mac(s->leases, m->mac, now);
+	bool has_id;
+
+	if (server_id_other(s, m, &has_id) || !l || l->is_static || l->ip.s_addr != m->ciaddr.s_addr)
+		return;
+	lease_table_remove_mac(s->leases, m->mac);
+	save_state(s, now);
+}
+
+/* The client found its address in use by someone else: nobody gets it for
+ * a lease time, by which the squatter has likely gone, and the client asks
+ * again from scratch. Only the client holding or offered the address may
+ * decline it, so no VM can strike others' addresses off. */
+static void on_decline(struct dhcp_server *s, const struct dhcp_msg *m, int64_t now)
+{
+	struct declined d;
+	const struct lease *l;
+	bool has_id;
+	char buf[INET_ADDRSTRLEN];
+
+	if (server_id_other(s, m, &has_id) ||
+	    !dhcp_opt_get_addr(m->opts, m->opts_len, DHCP_OPT_REQUESTED_IP, &d.ip))
+		return;
+	l = lease_table_by_ip(s->leases, d.ip, now);
+	if (!l || memcmp(l->mac, m->mac, 6) != 0)
+		return;
+	g_message("dhcp: " MAC_FMT " declined %s: in use by another machine", MAC_ARGS(m->mac),
+		  ip_str(d.ip, buf));
+	if (l->is_static)
+		return;		/* still its own: nothing else to give it */
+	lease_table_remove_mac(s->leases, m->mac);
+	d.until = lease_expiry(s, now);
+	g_array_append_val(s->declined, d);
+	save_state(s, now);
+}
+
+/* The client has its address and wants only the parameters (RFC 2131 4.3.5). */
+static bool on_inform(struct dhcp_server *s, const struct dhcp_msg *m, struct dhcp_reply *r)
+{
+	struct dhcp_opt_writer w;
+
+	reply_begin(s, m, DHCPACK, inaddr(0), r, &w);
+	put_params(s, m, &w);
+	reply_end(r, &w);
+	return true;
+}
+
+bool dhcp_server_input(struct dhcp_server *s, const uint8_t *msg, size_t len, int64_t now,
+		       struct dhcp_reply *reply)
+{
+	struct dhcp_msg m;
+
+	if (!parse_msg(msg, len, BOOTREQUEST, &m) || (m.mac[0] & 1) || !memcmp(m.mac, "\0\0\0\0\0\0", 6))
+		return false;		/* malformed, or a group or zero MAC nobody could lease to */
+	if (memcmp(msg + BOOTP_GIADDR, "\0\0\0\0", 4) != 0)
+		return false;		/* relayed: we serve our own segment only */
+	switch (m.type) {
+	case DHCPDISCOVER:
+		return on_discover(s, &m, now, reply);
+	case DHCPREQUEST:
+		return on_request(s, &m, now, reply);
+	case DHCPRELEASE:
+		on_release(s, &m, now);
+		return false;
+	case DHCPDECLINE:
+		on_decline(s, &m, now);
+		return false;
+	case DHCPINFORM:
+		return on_inform(s, &m, reply);
+	default:
+		return false;
+	}
+}
+
+/* Set-up */
+
+/* Appends @name as RFC 1035 labels (uncompressed, which RFC 3397 allows)
+ * to the search option; false, and nothing appended, when a label is empty
+ * or too long, or the option area could never carry it. */
+static bool encode_search_name(struct dhcp_server *s, const char *name)
+{
+	g_auto(GStrv) labels = g_strsplit(name, ".", 0);
+	uint8_t enc[256];		/* RFC 1035 2.3.4: a name is at most 255 bytes */
+	size_t n = 0;
+
+	for (char **p = labels; *p; p++) {
+		size_t l = strlen(*p);
+
+		if (!l && !p[1] && p != labels)
+			break;		/* a trailing dot: already absolute */
+		if (!l || l > LEASE_HOSTNAME_MAX || n + 1 + l + 1 > 255)
+			return false;
+		enc[n++] = (uint8_t)l;
+		memcpy(enc + n, *p, l);
+		n += l;
+	}
+	enc[n++] = 0;
+	if (n > sizeof(s->search) - s->search_len)
+		return false;
+	memcpy(s->search + s->search_len, enc, n);
+	s->search_len += n;
+	return true;
+}
+
+static void copy_config(struct dhcp_server *s, const struct dhcp_server_config *cfg)
+{
+	s->cfg = *cfg;
+	s->cfg.domain = g_strdup(cfg->domain);
+	s->cfg.state_file = g_strdup(cfg->state_file);
+	s->cfg.search = NULL;		/* encoded below, not kept */
+	s->statics = g_new0(struct dhcp_static_lease, cfg->n_statics + 1);
+	for (size_t i = 0; i < cfg->n_statics; i++) {
+		s->statics[i] = cfg->statics[i];
+		s->statics[i].hostname = g_strdup(cfg->statics[i].hostname);
+	}
+	s->cfg.statics = s->statics;
+	s->lease_time = cfg->lease_time_s ? cfg->lease_time_s : LEASE_TIME_FALLBACK_S;
+	for (const char *const *p = cfg->search; p && *p; p++)
+		if (!encode_search_name(s, *p))
+			g_message("dhcp: search domain '%s' left out: not a valid name, or no room", *p);
+}
+
+static void add_statics(struct dhcp_server *s)
+{
+	for (size_t i = 0; i < s->cfg.n_statics; i++) {
+		const struct dhcp_static_lease *st = &s->statics[i];
+		struct lease l = { .ip = st->ip, .expires = INT64_MAX, .is_static = true };
+
+		memcpy(l.mac, st->mac, 6);
+		if (st->hostname)
+			sanitise_label((const uint8_t *)st->hostname, strlen(st->hostname), l.hostname,
+				       sizeof(l.hostname));
+		lease_table_set(s->leases, &l);
+	}
+}
+
+struct dhcp_server *dhcp_server_new(const struct dhcp_server_config *cfg,
+				    struct lease_table *leases, int64_t now, GError **err)
+{
+	struct dhcp_server *s = g_new0(struct dhcp_server, 1);
+
+	copy_config(s, cfg);
+	s->declined = g_array_new(FALSE, FALSE, sizeof(struct declined));
+	s->leases = leases;
+	add_statics(s);
+	if (!load_state(s, now, err)) {
+		dhcp_server_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void dhcp_server_free(struct dhcp_server *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->cfg.n_statics; i++)
+		g_free(s->statics[i].hostname);
+	g_free(s->statics);
+	g_free((char *)s->cfg.domain);
+	g_free((char *)s->cfg.state_file);
+	g_array_free(s->declined, TRUE);
+	g_free(s);
+}
+
+/* Snooping */
+
+/* The DHCP message of type @type1 or @type2 in @frame's UDP datagram from
+ * @sport to @dport, with BOOTP op @op. */
+static bool snoop(const uint8_t *frame, size_t len, uint16_t sport, uint16_t dport, uint8_t op,
+		  uint8_t type1, uint8_t type2, struct dhcp_msg *m)
+{
+	struct udp4_view v;
+
+	/* The view's pointers are writable, but nothing writes through them here. */
+	if (!frame_udp4((uint8_t *)frame, len, &v))
+		return false;
+	if (get_be16(v.udp) != sport || get_be16(v.udp + 2) != dport)
+		return false;
+	if (!parse_msg(v.payload, v.payload_len, op, m))
+		return false;
+	return m->type == type1 || m->type == type2;
+}
+
+bool dhcp_snoop_ack(const uint8_t *frame, size_t len, int64_t now, struct lease *out)
+{
+	struct dhcp_msg m;
+	uint32_t secs;
+
+	if (!snoop(frame, len, DHCP_SERVER_PORT, DHCP_CLIENT_PORT, BOOTREPLY, DHCPACK, DHCPACK, &m) ||
+	    !m.yiaddr.s_addr)
+		return false;		/* no address: the answer to an INFORM */
+	*out = (struct lease){ .ip = m.yiaddr, .expires = INT64_MAX };
+	memcpy(out->mac, m.mac, 6);
+	if (dhcp_opt_get_u32(m.opts, m.opts_len, DHCP_OPT_LEASE_TIME, &secs) && secs != LEASE_INFINITE)
+		out->expires = now + secs;
+	g_strlcpy(out->hostname, m.hostname, sizeof(out->hostname));
+	return true;
+}
+
+bool dhcp_snoop_request(const uint8_t *frame, size_t len, uint8_t mac[6], char *hostname, size_t size)
+{
+	struct dhcp_msg m;
+
+	if (!snoop(frame, len, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, BOOTREQUEST, DHCPDISCOVER, DHCPREQUEST,
+		   &m))
+		return false;
+	memcpy(mac, m.mac, 6);
+	if (size)
+		g_strlcpy(hostname, m.hostname, size);
+	return true;
+}

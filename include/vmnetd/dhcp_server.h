@@ -68,4 +68,16 @@ void dhcp_server_free(struct dhcp_server *s);
 bool dhcp_server_input(struct dhcp_server *s, const uint8_t *msg, size_t len, int64_t now,
 		       struct dhcp_reply *reply);
 
+/* Snooping for NAT networks, whose DHCP server is libslirp's: they learn
+ * leases from the DHCP messages that cross the switch. */
+
+/* When @frame (Ethernet, IPv4, UDP 67 -> 68) carries a DHCPACK with an
+ * address, fills @out: chaddr, yiaddr, expiry (@now + option 51; INT64_MAX
+ * when absent or infinite) and host name (option 12 as one DNS label, else ""). */
+bool dhcp_snoop_ack(const uint8_t *frame, size_t len, int64_t now, struct lease *out);
+/* When @frame (UDP 68 -> 67) carries a DHCPDISCOVER or DHCPREQUEST, fills
+ * @mac with its chaddr and @hostname (@size bytes) with option 12 as one
+ * DNS label, "" when absent. */
+bool dhcp_snoop_request(const uint8_t *frame, size_t len, uint8_t mac[6], char *hostname, size_t size);
+
 #endif
