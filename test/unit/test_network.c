@@ -1,0 +1,129 @@
+/* test_network.c - a network built from its configuration, listed, and torn
+ * down from inside the loop's own callbacks (run under ASan to prove it). */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vmnetd/network.h"
+
+#define SEC 1000000000LL
+
+struct ctx {
+	struct loop *l;
+	struct network *net;
+	struct loop_timer *guard;
+	struct loop_hook *hook;
+	unsigned hook_runs;
+	bool closed;
+};
+
+static void default_net(struct net_config *nc)
+{
+	memset(nc, 0, sizeof(*nc));
+	nc->name = "t";
+	nc->mode = NET_MODE_NAT;
+	nc->mtu = NAT_MTU_DEFAULT;
+	nat_config_init(&nc->nat);
+	g_assert_true(nat_config_finish(&nc->nat, "--nat", NULL));
+}
+
+static void on_guard(void *opaque)
+{
+	struct ctx *c = opaque;
+
+	loop_quit(c->l);
+	g_assert_not_reached();
+}
+
+static void count_port(struct port *p, void *opaque)
+{
+	(void)p;
+	(*(unsigned *)opaque)++;
+}
+
+static unsigned port_count(struct network *net)
+{
+	unsigned n = 0;
+
+	network_foreach_port(net, count_port, &n);
+	return n;
+}
+
+/* Quits the loop once the VM's port has attached. */
+static int wait_for_port(void *opaque, struct loop *l)
+{
+	struct ctx *c = opaque;
+
+	c->hook_runs++;
+	if (c->net && port_count(c->net) == 2) {
+		loop_del_hook(l, c->hook);	/* a hook deleting itself */
+		loop_quit(l);
+	}
+	return 10;
+}
+
+/* The VM port's close callback tears the whole network down. */
+static void free_net_on_close(void *opaque, struct port *p)
+{
+	struct ctx *c = opaque;
+
+	(void)p;
+	network_free(c->net);
+	c->net = NULL;
+	c->closed = true;
+	loop_quit(c->l);
+}
+
+static void attach_first(struct port *p, void *opaque)
+{
+	if (!strcmp(p->ops->kind, "stream"))
+		port_on_close(p, free_net_on_close, opaque);
+}
+
+static void test_free_from_callback(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("vmnetd-net-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "t.sock", NULL);
+	struct endpoint ep = { .type = ENDPOINT_UNIX, .path = path };
+	struct net_config nc;
+	struct ctx c = { 0 };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	default_net(&nc);
+	c.l = loop_new();
+	c.net = network_new(c.l, &nc, "--nat", "vmnetd", NULL);
+	g_assert_nonnull(c.net);
+	g_assert_cmpuint(port_count(c.net), ==, 1);		/* the uplink */
+	g_assert_true(network_listen(c.net, &ep, 0600, NULL));
+	c.guard = loop_timer_new(c.l, on_guard, &c);
+	loop_timer_arm(c.guard, clock_now_ns() + 10 * SEC);
+
+	g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	g_assert_cmpint(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), ==, 0);
+	c.hook = loop_add_hook(c.l, wait_for_port, &c);
+	loop_run(c.l);
+	g_assert_cmpuint(port_count(c.net), ==, 2);
+	network_foreach_port(c.net, attach_first, &c);
+
+	close(fd);			/* the VM leaves: its close frees the network */
+	loop_run(c.l);
+	g_assert_true(c.closed);
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));	/* socket file removed */
+
+	loop_timer_free(c.guard);
+	loop_free(c.l);
+	nat_config_clear(&nc.nat);
+	g_rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/network/free-from-callback", test_free_from_callback);
+	return g_test_run();
+}
