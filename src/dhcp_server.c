@@ -194,16 +194,6 @@ static bool may_hold(struct dhcp_server *s, const uint8_t mac[6], struct in_addr
 	return !l || memcmp(l->mac, mac, 6) == 0;
 }
 
-/* FNV-1a: spreads MACs over the pool, the same MAC always to the same start. */
-static uint32_t mac_hash(const uint8_t mac[6])
-{
-	uint32_t h = 2166136261u;
-
-	for (int i = 0; i < 6; i++)
-		h = (h ^ mac[i]) * 16777619u;
-	return h;
-}
-
 /* The address to offer @m's client, or INADDR_ANY when the pool is full. */
 static struct in_addr choose_address(struct dhcp_server *s, const struct dhcp_msg *m, int64_t now)
 {
@@ -211,7 +201,7 @@ static struct in_addr choose_address(struct dhcp_server *s, const struct dhcp_ms
 	const struct lease *mine = lease_table_by_mac(s->leases, m->mac, ANY_TIME);
 	struct in_addr want;
 	uint32_t first = host(s->cfg.pool_start), last = host(s->cfg.pool_end);
-	uint64_t size = (uint64_t)last - first + 1, start;
+	uint64_t size = (uint64_t)last - first + 1;
 
 	if (st)
 		return st->ip;
@@ -222,9 +212,10 @@ static struct in_addr choose_address(struct dhcp_server *s, const struct dhcp_ms
 		return want;
 	if (last < first)
 		return inaddr(0);
-	start = mac_hash(m->mac) % size;
+	/* Lowest free address first, as libslirp, VirtualBox and VMware hand
+	 * them out: the first VM is .101, the next .102. */
 	for (uint64_t i = 0; i < size; i++) {
-		struct in_addr ip = inaddr(first + (uint32_t)((start + i) % size));
+		struct in_addr ip = inaddr(first + (uint32_t)i);
 
 		if (may_hold(s, m->mac, ip, now))
 			return ip;
