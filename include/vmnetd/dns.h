@@ -32,4 +32,7 @@ struct dns_names {
 size_t dns_answer(const struct dns_names *names, const uint8_t *q, size_t qlen,
 		  uint8_t *reply, size_t reply_max);
 
+/* True when @domain can be the zone (NULL, "" and "." too: none); dns_answer() treats an invalid one as none. */
+bool dns_domain_valid(const char *domain);
+
 #endif
