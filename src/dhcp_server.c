@@ -29,7 +29,7 @@
 #define BOOTP_MIN_LEN		300
 /* RFC 2131 2: every client takes a 576-byte IP datagram, i.e. 548 bytes of BOOTP. */
 #define DHCP_MIN_MSG		576
-#define IP_UDP_HLEN		28
+#define IP_UDP_HLEN		28	/* option 57 counts the IPv4 and UDP headers too */
 /* Lookups at the earliest time see expired leases too: a MAC's last address. */
 #define ANY_TIME		INT64_MIN
 
@@ -427,7 +427,7 @@ static void put_params(const struct dhcp_server *s, const struct dhcp_msg *m, st
 		dhcp_opt_put_addr(w, DHCP_OPT_DNS, s->cfg.dns);
 	if (s->cfg.mtu)
 		dhcp_opt_put_u16(w, DHCP_OPT_MTU, s->cfg.mtu);
-	if (st && st->hostname)
+	if (st && st->hostname && *st->hostname)	/* RFC 2132 3.14: at least one byte */
 		dhcp_opt_put(w, DHCP_OPT_HOSTNAME, st->hostname, strlen(st->hostname));
 	if (s->cfg.domain)
 		dhcp_opt_put(w, DHCP_OPT_DOMAIN, s->cfg.domain, strlen(s->cfg.domain));
@@ -534,7 +534,9 @@ static bool on_request(struct dhcp_server *s, const struct dhcp_msg *m, int64_t 
 {
 	struct in_addr ip = m->ciaddr, opt50;
 	bool has_id, has_opt50 = dhcp_opt_get_addr(m->opts, m->opts_len, DHCP_OPT_REQUESTED_IP, &opt50);
+	const struct lease *old;
 	struct lease l;
+	bool renewal;
 	char buf[INET_ADDRSTRLEN];
 
 	if (server_id_other(s, m, &has_id)) {
@@ -549,11 +551,14 @@ static bool on_request(struct dhcp_server *s, const struct dhcp_msg *m, int64_t 
 		return reply_nak(s, m, "wrong network", r);
 	if (!may_hold(s, m->mac, ip, now))
 		return reply_nak(s, m, "address not available", r);
+	old = lease_table_by_mac(s->leases, m->mac, now);
+	renewal = old && !old->offered && old->ip.s_addr == ip.s_addr;
 	l = make_lease(s, m, ip, lease_expiry(s, now), false);
 	lease_table_set(s->leases, &l);
 	save_state(s, now);
-	g_message("dhcp: %s to " MAC_FMT "%s%s", ip_str(ip, buf), MAC_ARGS(m->mac), *l.hostname ? " " : "",
-		  l.hostname);
+	/* A new lease is news; a renewal, every half lease per VM, is not. */
+	g_log(G_LOG_DOMAIN, renewal ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_MESSAGE, "dhcp: %s to " MAC_FMT "%s%s",
+	      ip_str(ip, buf), MAC_ARGS(m->mac), *l.hostname ? " " : "", l.hostname);
 	return reply_lease(s, m, DHCPACK, ip, r);
 }
 
