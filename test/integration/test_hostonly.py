@@ -164,8 +164,8 @@ def main():
         def host_iface():
             ns = lab.netns("hif")
             sock = os.path.join(lab.dir, "hif.sock")
-            hd = lab.daemon("--network", "hif,mode=hostonly,host-iface=vmnet1", ns=ns,
-                            sock=sock, name="vmnetd-hif")
+            hd = lab.daemon("--network", "hif,mode=hostonly,host-iface=vmnet1,router=on,"
+                            "lease-time=600,mtu=9000", ns=ns, sock=sock, name="vmnetd-hif")
             addr = lab.run(ns, "ip", "-4", "-o", "addr", "show", "dev", "vmnet1").stdout
             check(f"{HOST}/24" in addr, f"vmnet1's address: {addr}")
             link = lab.run(ns, "ip", "link", "show", "vmnet1").stdout
@@ -173,6 +173,9 @@ def main():
             g5 = lab.guest("g5", sock, "52:54:00:00:00:55")
             l = g5.dhcp()
             check(l.get("ip") == "192.168.56.101", f"lease on the host-iface network {l}")
+            check(l.get("router") == HOST, f"router=on: the host is the router {l}")
+            check(l.get("lease") == "600", f"lease-time=600 {l}")
+            check(l.get("mtu") == "9000", f"mtu=9000 {l}")
             lab.run(ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", "192.168.56.101")
             check(hd.stop() == 0, hd.output())
             r = lab.run(ns, "ip", "link", "show", "vmnet1", check=False)
@@ -218,7 +221,8 @@ def main():
             ("hostfwd 127.0.0.1:2290 -> 192.168.56.101:2222, 10 MiB byte-exact", hostfwd),
             ("ISC dhclient: full lease, applied", dhclient),
             ("systemd-networkd: full lease", systemd_networkd),
-            ("host-iface=vmnet1: host address, host pings a VM, gone after SIGTERM",
+            ("host-iface=vmnet1 (and router=on, lease-time=, mtu=): host address, host "
+             "pings a VM, gone after SIGTERM",
              host_iface),
             ("lease-file=: a restarted daemon gives each VM its address back",
              restart_keeps_leases),
