@@ -159,6 +159,17 @@ def main():
                   "\n".join(foreign_h[:10]))
             cap_n.stop()
             cap_h.stop()
+
+        def same_mac_both_networks():
+            # A VM copied from another keeps its MAC: one per network is no clash.
+            n1, h1 = st["n1"], st["h1"]
+            h3 = lab.guest("h3", path("lan.sock"), n1.mac)
+            check(h3.dhcp().get("ip") == "192.168.56.103", f"host-only lease {h3.lease}")
+            lab.run(h3.ns, "ping", "-c", "2", "-i", "0.2", "-W", "2", "192.168.56.101")
+            lab.run(h1.ns, "ping", "-c", "2", "-i", "0.2", "-W", "2", "192.168.56.103")
+            rc, res = n1.netutil("tcp-check", SERVICE_ADDR, "7", str(1 * MIB))
+            check(rc == 0, f"the NAT VM with the same MAC: {res}")
+            lab.run(n1.ns, "ping", "-c", "2", "-i", "0.2", "-W", "2", "10.0.2.2")
             check(st["d"].stop() == 0, st["d"].output()[-2000:])
 
         def config_file():
@@ -217,6 +228,7 @@ def main():
             ("bad declarations: exit 2, one line naming network and key", bad_configs),
             ("NAT and host-only in one daemon: leases, out / not out", nat_and_hostonly),
             ("NAT and host-only stay apart: no frame of one reaches the other", apart),
+            ("the same MAC on both networks: each VM works on its own", same_mac_both_networks),
             ("--config key file: host-only with static list, NAT with net=", config_file),
             ("networks with no socket get DIR/NAME.sock (as a user, XDG_RUNTIME_DIR)",
              default_sockets),
