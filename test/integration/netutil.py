@@ -446,6 +446,116 @@ def dns_lookup(server, name, qtype="A"):
     return 0
 
 
+
+def _udp_frame(dst_mac, src_mac, src_ip, dst_ip, sport, dport, payload, ident):
+    udp_len = 8 + len(payload)
+    pseudo = socket.inet_aton(src_ip) + socket.inet_aton(dst_ip) + struct.pack("!BBH", 0, 17,
+                                                                                udp_len)
+    udp = struct.pack("!HHHH", sport, dport, udp_len, 0) + payload
+    c = _csum(pseudo + udp) or 0xFFFF
+    udp = udp[:6] + struct.pack("H", c) + udp[8:]
+    iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, ident & 0xFFFF, 0, 64, 17, 0,
+                      socket.inet_aton(src_ip), socket.inet_aton(dst_ip))
+    iph = iph[:10] + struct.pack("H", _csum(iph)) + iph[12:]
+    return dst_mac + src_mac + b"\x08\x00" + iph + udp
+
+
+def _bad_dhcp(rnd, mac):
+    hlen = rnd.choice((6, 6, 0, 16, 17, 255))
+    head = struct.pack("!BBBBIHH4s4s4s4s", rnd.choice((1, 1, 2, 0, 99)), rnd.choice((1, 6)),
+                       hlen, rnd.randrange(256), rnd.getrandbits(32), 0,
+                       rnd.choice((0, 0x8000)), bytes(4), rnd.randbytes(4), bytes(4), bytes(4))
+    body = head + mac.ljust(16, b"\0") + rnd.randbytes(64) + rnd.randbytes(128)
+    opts = bytearray(b"\x63\x82\x53\x63" if rnd.random() < 0.9 else rnd.randbytes(4))
+    for _ in range(rnd.randrange(12)):
+        code = rnd.choice((53, 53, 50, 12, 61, 55, 52, 54, 81, 0, 255, rnd.randrange(256)))
+        if code in (0, 255):
+            opts.append(code)
+            continue
+        data = {53: bytes([rnd.randrange(10)]), 50: rnd.randbytes(rnd.choice((4, 3, 0))),
+                12: rnd.choice((b"", b"a.b", b"\0\0", b"x" * 255, b"bad name", b"-",
+                                rnd.randbytes(40))),
+                55: rnd.randbytes(rnd.randrange(256)),
+                52: bytes([rnd.randrange(4)])}.get(code, rnd.randbytes(rnd.randrange(40)))
+        length = len(data) if rnd.random() < 0.8 else rnd.randrange(256)
+        opts += bytes([code, length & 0xFF]) + data
+    msg = body + bytes(opts)
+    cut = rnd.random()
+    if cut < 0.2:
+        msg = msg[:rnd.randrange(len(msg))]
+    return msg
+
+
+def _bad_dns(rnd):
+    flags = rnd.choice((0x0100, 0x0100, 0x8180, 0x7900, rnd.getrandbits(16)))
+    qd = rnd.choice((1, 1, 0, 2, 65535))
+    msg = bytearray(struct.pack("!HHHHHH", rnd.getrandbits(16), flags, qd,
+                                rnd.choice((0, 0, 1, 65535)), 0, rnd.choice((0, 1))))
+    kind = rnd.randrange(6)
+    if kind == 0:                               # pointer to itself
+        msg += b"\xc0\x0c"
+    elif kind == 1:                             # two pointers in a loop
+        msg += b"\x01a\xc0\x0e\xc0\x0c"
+    elif kind == 2:                             # labels past 255 bytes in all
+        msg += (b"\x3f" + b"a" * 63) * 5 + b"\0"
+    elif kind == 3:                             # a label longer than the message
+        msg += b"\x3fabc"
+    elif kind == 4:                             # pointer past the end
+        msg += b"\xff\xff"
+    else:
+        msg += rnd.randbytes(rnd.randrange(300))
+    if rnd.random() < 0.7:
+        msg += struct.pack("!HH", rnd.choice((1, 12, 28, 255, 0)), rnd.choice((1, 255)))
+    if rnd.random() < 0.2:
+        msg = msg[:rnd.randrange(len(msg) + 1)]
+    return bytes(msg)
+
+
+def malformed_services(path, ip, server, count):
+    """Garbage for a network's own DHCP server and DNS responder: BOOTP
+    messages with lying lengths, bad options and names, and DNS messages with
+    pointer loops, overlong names, truncation and responses, all well framed
+    UDP over the stream socket. Prints how many frames came back."""
+    rnd = random.Random(5151)
+    me = bytes.fromhex("525400000078")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.settimeout(5)
+    frame = b"\xff" * 6 + me + b"\x08\x06" + _arp(1, me, ip, b"\0" * 6, server).ljust(46, b"\0")
+    s.sendall(struct.pack("!I", len(frame)) + frame)
+    buf, server_mac = bytearray(), None
+    try:
+        while server_mac is None:
+            buf += s.recv(65536)
+            while len(buf) >= 4 and len(buf) >= 4 + struct.unpack("!I", buf[:4])[0]:
+                n = struct.unpack("!I", buf[:4])[0]
+                f = bytes(buf[4:4 + n])
+                del buf[:4 + n]
+                if f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x02" and \
+                        f[28:32] == socket.inet_aton(server):
+                    server_mac = f[22:28]
+    except socket.timeout:
+        print("FAIL no ARP answer for", server)
+        return 1
+    s.settimeout(None)          # MSG_DONTWAIT below must not wait out a timeout
+    received = 0
+    for i in range(int(count)):
+        if i % 2:
+            mac = me if i % 4 == 1 else bytes([0x02]) + rnd.randbytes(5)
+            f = _udp_frame(b"\xff" * 6, mac, rnd.choice(("0.0.0.0", ip)), "255.255.255.255",
+                           68, 67, _bad_dhcp(rnd, mac), i)
+        else:
+            f = _udp_frame(server_mac, me, ip, server, 40000 + i % 1000, 53, _bad_dns(rnd), i)
+        s.sendall(struct.pack("!I", len(f)) + f)
+        try:
+            received += len(s.recv(262144, socket.MSG_DONTWAIT))
+        except BlockingIOError:
+            pass
+    s.close()
+    print(f"OK received {received} bytes")
+    return 0
+
+
 COMMANDS = {
     "stuck-client": stuck_client,
     "udp-blast": udp_blast,
@@ -461,6 +571,7 @@ COMMANDS = {
     "tcp-probe": tcp_probe,
     "udp-probe": udp_probe,
     "dns-lookup": dns_lookup,
+    "malformed-services": malformed_services,
 }
 
 if __name__ == "__main__":

@@ -204,6 +204,17 @@ def main():
             check(ga.dhcp().get("ip") == "192.168.56.101", f"the other VM {ga.lease}")
             check(rd.stop() == 0, rd.output())
 
+        def garbage_to_services():
+            rc, res = lab.netutil(None, "malformed-services", d.sock, "192.168.56.78", HOST,
+                                  "4000")
+            check(rc == 0, res)
+            check(d.p.poll() is None, f"daemon died:\n{d.output()[-3000:]}")
+            check(g2.dhcp(hostname="vm2").get("ip") == "192.168.56.102",
+                  f"a lease after the garbage {g2.lease}")
+            rcode, answers = lookup(g2, "vm1")
+            check(rcode == 0 and answers == ["192.168.56.101"], f"DNS after the garbage: "
+                  f"rcode {rcode} {answers}")
+
         def clean_exit():
             check(d.stop() == 0, f"exit status {d.p.returncode}:\n{d.output()[-2000:]}")
             check(not os.path.exists(d.sock), "the socket file was removed")
@@ -226,6 +237,8 @@ def main():
              host_iface),
             ("lease-file=: a restarted daemon gives each VM its address back",
              restart_keeps_leases),
+            ("4000 malformed DHCP and DNS messages: daemon and service unharmed",
+             garbage_to_services),
             ("SIGTERM: exit 0, socket removed", clean_exit),
         ], lab)
 
