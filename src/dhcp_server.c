@@ -15,6 +15,7 @@
 
 #include "vmnetd/dhcp_options.h"
 #include "vmnetd/dhcp_server.h"
+#include "vmnetd/mac.h"
 #include "vmnetd/error.h"
 #include "vmnetd/frame.h"
 
@@ -40,6 +41,7 @@ struct declined {
 
 struct dhcp_server {
 	struct dhcp_server_config cfg;	/* its strings and statics are our own copies */
+	char *name;			/* for the log: "NETWORK: dhcp" */
 	struct dhcp_static_lease *statics;
 	uint32_t lease_time;
 	uint8_t search[DHCP_REPLY_MAX];	/* option 119, encoded once (RFC 3397) */
@@ -59,8 +61,6 @@ struct dhcp_msg {
 	char hostname[LEASE_HOSTNAME_MAX + 1];	/* option 12 as one DNS label, "" if none */
 };
 
-#define MAC_FMT "%02x:%02x:%02x:%02x:%02x:%02x"
-#define MAC_ARGS(m) (m)[0], (m)[1], (m)[2], (m)[3], (m)[4], (m)[5]
 
 static uint32_t host(struct in_addr a)
 {
@@ -443,7 +443,7 @@ static bool reply_nak(const struct dhcp_server *s, const struct dhcp_msg *m, con
 	reply_begin(s, m, DHCPNAK, inaddr(0), r, &w);
 	dhcp_opt_put(&w, DHCP_OPT_MESSAGE, why, strlen(why));
 	reply_end(r, &w);
-	g_debug("dhcp: NAK to " MAC_FMT ": %s", MAC_ARGS(m->mac), why);
+	g_debug("%s: NAK to " MAC_FMT ": %s", s->name, MAC_ARGS(m->mac), why);
 	return true;
 }
 
@@ -499,7 +499,7 @@ static bool on_discover(struct dhcp_server *s, const struct dhcp_msg *m, int64_t
 	struct lease l;
 
 	if (!ip.s_addr) {
-		g_debug("dhcp: no free address for " MAC_FMT, MAC_ARGS(m->mac));
+		g_debug("%s: no free address for " MAC_FMT, s->name, MAC_ARGS(m->mac));
 		return false;
 	}
 	/* An acknowledged lease stays as it is; otherwise the offer holds the address a while. */
@@ -557,8 +557,8 @@ static bool on_request(struct dhcp_server *s, const struct dhcp_msg *m, int64_t 
 	lease_table_set(s->leases, &l);
 	save_state(s, now);
 	/* A new lease is news; a renewal, every half lease per VM, is not. */
-	g_log(G_LOG_DOMAIN, renewal ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_MESSAGE, "dhcp: %s to " MAC_FMT "%s%s",
-	      ip_str(ip, buf), MAC_ARGS(m->mac), *l.hostname ? " " : "", l.hostname);
+	g_log(G_LOG_DOMAIN, renewal ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_MESSAGE, "%s: %s to " MAC_FMT "%s%s",
+	      s->name, ip_str(ip, buf), MAC_ARGS(m->mac), *l.hostname ? " " : "", l.hostname);
 	return reply_lease(s, m, DHCPACK, ip, r);
 }
 
@@ -590,7 +590,7 @@ static void on_decline(struct dhcp_server *s, const struct dhcp_msg *m, int64_t 
 	l = lease_table_by_ip(s->leases, d.ip, now);
 	if (!l || memcmp(l->mac, m->mac, 6) != 0)
 		return;
-	g_message("dhcp: " MAC_FMT " declined %s: in use by another machine", MAC_ARGS(m->mac),
+	g_message("%s: " MAC_FMT " declined %s: in use by another machine", s->name, MAC_ARGS(m->mac),
 		  ip_str(d.ip, buf));
 	if (l->is_static)
 		return;		/* still its own: nothing else to give it */
@@ -673,6 +673,7 @@ static void copy_config(struct dhcp_server *s, const struct dhcp_server_config *
 	s->cfg = *cfg;
 	s->cfg.domain = g_strdup(cfg->domain);
 	s->cfg.state_file = g_strdup(cfg->state_file);
+	s->name = cfg->name ? g_strdup_printf("%s: dhcp", cfg->name) : g_strdup("dhcp");
 	s->cfg.search = NULL;		/* encoded below, not kept */
 	s->statics = g_new0(struct dhcp_static_lease, cfg->n_statics + 1);
 	for (size_t i = 0; i < cfg->n_statics; i++) {
@@ -683,7 +684,7 @@ static void copy_config(struct dhcp_server *s, const struct dhcp_server_config *
 	s->lease_time = cfg->lease_time_s ? cfg->lease_time_s : LEASE_TIME_FALLBACK_S;
 	for (const char *const *p = cfg->search; p && *p; p++)
 		if (!encode_search_name(s, *p))
-			g_message("dhcp: search domain '%s' left out: not a valid name, or no room", *p);
+			g_message("%s: search domain '%s' left out: not a valid name, or no room", s->name, *p);
 }
 
 static void add_statics(struct dhcp_server *s)
@@ -725,6 +726,7 @@ void dhcp_server_free(struct dhcp_server *s)
 	g_free(s->statics);
 	g_free((char *)s->cfg.domain);
 	g_free((char *)s->cfg.state_file);
+	g_free(s->name);
 	g_array_free(s->declined, TRUE);
 	g_free(s);
 }

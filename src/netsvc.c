@@ -1,6 +1,5 @@
 /* netsvc.c - DHCP and DNS answered by vmnetd itself, for host-only networks
  * (and NAT networks with dhcp=vmnetd): frames in, frames out, no sockets. */
-#include <arpa/inet.h>
 #include <string.h>
 #include <time.h>
 
@@ -92,28 +91,6 @@ void netsvc_free(struct netsvc *s)
 	g_free(s);
 }
 
-/* "lab: 52:54:00:00:00:11 is 192.168.56.101 (g1)" once a lease is acknowledged. */
-static void log_ack(struct netsvc *s, const struct dhcp_reply *r)
-{
-	const uint8_t *m = r->msg;
-	struct in_addr ip;
-	const struct lease *l;
-	char a[INET_ADDRSTRLEN];
-
-	if (r->len < 240 + 3)
-		return;
-	memcpy(&ip.s_addr, m + 16, 4);
-	if (!ip.s_addr)
-		return;
-	l = lease_table_by_ip(s->leases, ip, time(NULL));
-	if (!l || l->offered)
-		return;
-	inet_ntop(AF_INET, &ip, a, sizeof(a));
-	g_message("%s: %02x:%02x:%02x:%02x:%02x:%02x is %s%s%s%s", s->net_name,
-		  m[28], m[29], m[30], m[31], m[32], m[33], a,
-		  l->hostname[0] ? " (" : "", l->hostname, l->hostname[0] ? ")" : "");
-}
-
 static void answer_dhcp(struct netsvc *s, struct udp4_view *v)
 {
 	struct dhcp_reply r;
@@ -131,7 +108,6 @@ static void answer_dhcp(struct netsvc *s, struct udp4_view *v)
 			     r.len);
 	if (n)
 		s->send(s->opaque, frame, n);
-	log_ack(s, &r);
 }
 
 static void answer_dns(struct netsvc *s, const uint8_t *frame, struct udp4_view *v)

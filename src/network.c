@@ -2,7 +2,11 @@
  * switch, the uplink its mode asks for, the lease table, the sockets VMs
  * attach through, and the switch's housekeeping (MAC ageing, waking
  * senders that waited). */
+#include <arpa/inet.h>
+#include <time.h>
+
 #include "vmnetd/listener.h"
+#include "vmnetd/mac.h"
 #include "vmnetd/network.h"
 #include "vmnetd/port_stream.h"
 #include "vmnetd/uplink_hostonly.h"
@@ -42,6 +46,23 @@ static int resume_waiting(void *opaque, struct loop *l)
 	return switch_resume_waiting(net->sw, loop_now(l)) ? RECHECK_MS : -1;
 }
 
+/* A VM port's MAC and, once leased, its address and host name. */
+static char *describe_port(void *opaque, const struct port *p)
+{
+	struct network *net = opaque;
+	const struct lease *l;
+	char a[INET_ADDRSTRLEN];
+
+	if (!p->has_mac || p->ops->deliver)	/* uplinks say who they are by name */
+		return NULL;
+	l = lease_table_by_mac(net->leases, p->mac, time(NULL));
+	if (!l)
+		return g_strdup_printf(MAC_FMT, MAC_ARGS(p->mac));
+	inet_ntop(AF_INET, &l->ip, a, sizeof(a));
+	return g_strdup_printf(MAC_FMT " %s%s%s%s", MAC_ARGS(p->mac), a,
+			       l->hostname[0] ? " (" : "", l->hostname, l->hostname[0] ? ")" : "");
+}
+
 static bool add_uplink(struct network *net, const struct net_config *cfg, const char *what,
 		       const char *relay_exe, GError **err)
 {
@@ -64,6 +85,7 @@ struct network *network_new(struct loop *l, const struct net_config *cfg, const 
 	net->port_macs = cfg->port_macs ? cfg->port_macs : PORT_FDB_MAX_DEFAULT;
 	net->sw = switch_new(SWITCH_AGEING_NS);
 	net->ports = port_set_new(l, net->sw);
+	port_set_describe(net->ports, describe_port, net);
 	net->leases = lease_table_new();
 	net->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)listener_free);
 	net->connectors = g_ptr_array_new_with_free_func((GDestroyNotify)connector_free);

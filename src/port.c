@@ -17,6 +17,8 @@ struct port_set {
 	GPtrArray *dirty;	/* ports with frames queued this iteration */
 	struct loop_hook *flush_hook;
 	unsigned next_id;
+	port_describe_fn describe;
+	void *describe_opaque;
 };
 
 void port_init(struct port *p, const struct port_ops *ops, char *name)
@@ -120,6 +122,12 @@ void port_set_free(struct port_set *set)
 	loop_defer_free(set->loop, port_set_destroy, set);
 }
 
+void port_set_describe(struct port_set *set, port_describe_fn fn, void *opaque)
+{
+	set->describe = fn;
+	set->describe_opaque = opaque;
+}
+
 struct loop *port_set_loop(const struct port_set *set)
 {
 	return set->loop;
@@ -171,14 +179,17 @@ void port_close(struct port *p, const char *why)
 {
 	const struct port_stats *st = &p->stats;
 	port_closed_fn fn = p->closed_fn;
+	g_autofree char *who = NULL;
 
 	if (p->closed)
 		return;
 	p->closed = true;
 	p->closed_fn = NULL;
+	who = p->set->describe ? p->set->describe(p->set->describe_opaque, p) : NULL;
 	g_message("%s: closed (%s); rx %" G_GUINT64_FORMAT " frames, tx %" G_GUINT64_FORMAT
-		  " frames, %" G_GUINT64_FORMAT " dropped",
-		  p->name, why, st->rx_frames, st->tx_frames, st->tx_drops);
+		  " frames, %" G_GUINT64_FORMAT " dropped%s%s",
+		  p->name, why, st->rx_frames, st->tx_frames, st->tx_drops, who ? "; was " : "",
+		  who ? who : "");
 	if (p->fd >= 0) {
 		loop_watch_del(p->set->loop, &p->watch);
 		close(p->fd);

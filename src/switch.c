@@ -11,6 +11,7 @@
 
 #include <glib.h>
 
+#include "vmnetd/mac.h"
 #include "vmnetd/switch.h"
 
 struct fdb_entry {
@@ -26,18 +27,6 @@ struct vswitch {
 	int64_t ageing_ns;
 	struct switch_stats stats;
 };
-
-#define MAC_FMT "%02x:%02x:%02x:%02x:%02x:%02x"
-#define MAC_ARGS(m) (m)[0], (m)[1], (m)[2], (m)[3], (m)[4], (m)[5]
-
-static gint64 mac_key(const uint8_t mac[6])
-{
-	gint64 k = 0;
-
-	for (int i = 0; i < 6; i++)
-		k = (k << 8) | mac[i];
-	return k;
-}
 
 static bool mac_is_group(const uint8_t mac[6])
 {
@@ -131,6 +120,10 @@ static void learn(struct vswitch *sw, struct port *in, const uint8_t mac[6], int
 	e->port = in;
 	e->last_seen_ns = now_ns;
 	in->fdb_entries++;
+	if (!in->has_mac) {
+		memcpy(in->mac, mac, 6);
+		in->has_mac = true;
+	}
 	g_hash_table_insert(sw->fdb, &e->key, e);
 }
 

@@ -169,7 +169,7 @@ static bool start_services(struct uplink_hostonly *ho, const struct net_config *
 		.domain = c->domain,
 		.statics = c->statics ? (const struct dhcp_static_lease *)c->statics->data : NULL,
 		.n_statics = c->statics ? c->statics->len : 0,
-		.state_file = cfg->lease_file,
+		.state_file = cfg->lease_file, .name = cfg->name,
 	};
 	struct netsvc_config sc = {
 		.net_name = cfg->name, .addr = c->host, .dhcp = &dc, .dns = true,

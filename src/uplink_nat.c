@@ -12,6 +12,7 @@
 
 #include "vmnetd/dhcp_mtu.h"
 #include "vmnetd/error.h"
+#include "vmnetd/mac.h"
 #include "vmnetd/netsvc.h"
 #include "vmnetd/slirp_stack.h"
 #include "vmnetd/switch.h"
@@ -28,15 +29,6 @@ struct uplink_nat {
 	char *net_name;
 	uint16_t mtu;
 };
-
-static gint64 mac_key(const uint8_t mac[6])
-{
-	gint64 k = 0;
-
-	for (int i = 0; i < 6; i++)
-		k = k << 8 | mac[i];
-	return k;
-}
 
 /* Note the host name a client sends, for the lease its ACK will carry. */
 static void snoop_request(struct uplink_nat *nat, const uint8_t *frame, size_t len)
@@ -70,8 +62,7 @@ static void snoop_ack(struct uplink_nat *nat, const uint8_t *frame, size_t len)
 		g_strlcpy(l.hostname, name, sizeof(l.hostname));
 	lease_table_set(nat->leases, &l);
 	inet_ntop(AF_INET, &l.ip, a, sizeof(a));
-	g_message("%s: %02x:%02x:%02x:%02x:%02x:%02x is %s%s%s%s", nat->net_name,
-		  m[0], m[1], m[2], m[3], m[4], m[5], a,
+	g_message("%s: " MAC_FMT " is %s%s%s%s", nat->net_name, MAC_ARGS(m), a,
 		  l.hostname[0] ? " (" : "", l.hostname, l.hostname[0] ? ")" : "");
 }
 
@@ -223,7 +214,7 @@ static bool start_dhcp(struct uplink_nat *nat, const struct net_config *nc, GErr
 		.dns = c->restricted ? (struct in_addr){ 0 } : c->dns,
 		.lease_time_s = NAT_LEASE_TIME_S, .mtu = c->mtu, .domain = c->domainname,
 		.search = c->dnssearch->len > 1 ? (const char *const *)c->dnssearch->pdata : NULL,
-		.state_file = nc->lease_file,
+		.state_file = nc->lease_file, .name = nc->name,
 	};
 	struct netsvc_config sc = { .net_name = nc->name, .addr = c->host, .dhcp = &dc,
 				    .net = c->net, .mask = c->mask };

@@ -42,6 +42,7 @@ struct dhcp_server_config {
 	const struct dhcp_static_lease *statics;
 	size_t n_statics;
 	const char *state_file;		/* NULL: leases only in memory */
+	const char *name;		/* the network, for the log; NULL: none */
 };
 
 /* Where a reply goes (RFC 2131 4.1): to the client's address, or broadcast. */

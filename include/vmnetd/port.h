@@ -60,6 +60,8 @@ struct port {
 	struct port_stats stats;
 	unsigned fdb_entries;		/* MACs learned on this port */
 	unsigned fdb_max;		/* MACs it may own (learned), PORT_FDB_MAX_DEFAULT unless set */
+	uint8_t mac[6];			/* the first MAC learned on it: a VM's own */
+	bool has_mac;
 
 	/* Descriptor-backed ports only. */
 	int fd;				/* -1: none */
@@ -103,6 +105,10 @@ struct port_set *port_set_new(struct loop *l, struct vswitch *sw);
 /* Closes every port still open, then frees the set once the iteration is over. */
 void port_set_free(struct port_set *set);
 struct loop *port_set_loop(const struct port_set *set);
+/* Says who is behind a port, for the log ("52:54:00:00:00:11 10.0.2.15 (web)");
+ * returns a string to free, or NULL. */
+typedef char *(*port_describe_fn)(void *opaque, const struct port *p);
+void port_set_describe(struct port_set *set, port_describe_fn fn, void *opaque);
 /* Calls @fn for every open port in attach order. */
 void port_set_foreach(struct port_set *set, void (*fn)(struct port *p, void *opaque), void *opaque);
 /* The open port numbered @id, or NULL. */
