@@ -137,7 +137,10 @@ bool netsvc_handle(struct netsvc *s, const uint8_t *frame, size_t len)
 		return false;
 	dport = get_be16(v.udp + 2);
 	if (dport == DHCP_SERVER_PORT && s->dhcp) {
-		answer_dhcp(s, &v);
+		/* A VM asks for itself only: a chaddr other than the frame's
+		 * source would let one VM drain the pool with made-up MACs. */
+		if (v.payload_len >= 34 && !memcmp(v.payload + 28, frame + 6, 6))
+			answer_dhcp(s, &v);
 		return true;
 	}
 	if (dport == DNS_PORT && s->dns_on && !memcmp(v.ip + 16, &s->addr.s_addr, 4)) {

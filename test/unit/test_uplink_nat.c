@@ -185,10 +185,26 @@ static void test_dhcp_vmnetd(void)
 	rig_down(&r);
 }
 
+/* A DISCOVER for a MAC other than the sender's gets nothing: no VM drains
+ * the pool with made-up addresses. */
+static void test_dhcp_vmnetd_foreign_chaddr(void)
+{
+	struct rig r;
+	uint8_t discover[600];
+	size_t len = build_discover(discover);
+
+	discover[14 + 20 + 8 + 28 + 5] ^= 0x55;	/* chaddr's last byte */
+	rig_up(&r, true);
+	port_input(&r.vm->port, discover, len);
+	g_assert_cmpuint(r.vm->frames, ==, 0);
+	rig_down(&r);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/uplink-nat/dhcp-offer-with-mtu", test_dhcp_offer_with_mtu);
 	g_test_add_func("/uplink-nat/dhcp-vmnetd", test_dhcp_vmnetd);
+	g_test_add_func("/uplink-nat/dhcp-vmnetd-foreign-chaddr", test_dhcp_vmnetd_foreign_chaddr);
 	return g_test_run();
 }
