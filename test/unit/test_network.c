@@ -7,6 +7,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+
+#include "vmnetd/listener.h"
 #include "vmnetd/network.h"
 
 #define SEC 1000000000LL
@@ -121,9 +124,79 @@ static void test_free_from_callback(void)
 	g_rmdir(dir);
 }
 
+/* A TCP listener on loopback whose accept queue is full: further SYNs get
+ * no answer, so a connect to it stays in progress (a stand-in for an
+ * unreachable host that sends nothing to any other address). */
+static int full_listener(uint16_t *port, int *filler)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	g_assert_cmpint(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
+	g_assert_cmpint(listen(fd, 0), ==, 0);
+	g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sin, &len), ==, 0);
+	*port = ntohs(sin.sin_port);
+	*filler = socket(AF_INET, SOCK_STREAM, 0);
+	g_assert_cmpint(connect(*filler, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
+	return fd;
+}
+
+static struct port *never_attach(void *opaque, int fd, char *name)
+{
+	(void)opaque;
+	(void)fd;
+	(void)name;
+	g_assert_not_reached();
+	return NULL;
+}
+
+struct ticks {
+	struct loop *l;
+	struct loop_timer *t;
+	int64_t start;
+	unsigned n;
+};
+
+static void on_tick(void *opaque)
+{
+	struct ticks *k = opaque;
+
+	if (++k->n == 20)
+		loop_quit(k->l);
+	else
+		loop_timer_arm(k->t, loop_now(k->l) + 10 * 1000000LL);
+}
+
+/* A connect that hangs holds neither connector_new() nor the loop. */
+static void test_connect_never_blocks(void)
+{
+	struct loop *l = loop_new();
+	uint16_t port;
+	int filler, lfd = full_listener(&port, &filler);
+	struct endpoint ep = { .type = ENDPOINT_TCP, .host = "127.0.0.1", .port = port };
+	struct ticks k = { .l = l };
+	struct connector *co;
+	int64_t t0 = clock_now_ns();
+
+	co = connector_new(l, &ep, never_attach, NULL, NULL);
+	g_assert_nonnull(co);
+	g_assert_cmpint(clock_now_ns() - t0, <, SEC / 2);
+	k.t = loop_timer_new(l, on_tick, &k);
+	loop_timer_arm(k.t, clock_now_ns());
+	loop_run(l);			/* 20 ticks, 10 ms apart */
+	g_assert_cmpint(clock_now_ns() - t0, <, 2 * SEC);
+	connector_free(co);		/* mid-connect */
+	loop_timer_free(k.t);
+	loop_free(l);
+	close(filler);
+	close(lfd);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/network/free-from-callback", test_free_from_callback);
+	g_test_add_func("/network/connect-never-blocks", test_connect_never_blocks);
 	return g_test_run();
 }
