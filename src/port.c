@@ -190,6 +190,8 @@ void port_close(struct port *p, const char *why)
 		  " frames, %" G_GUINT64_FORMAT " dropped%s%s",
 		  p->name, why, st->rx_frames, st->tx_frames, st->tx_drops, who ? "; was " : "",
 		  who ? who : "");
+	if (p->ops->close)
+		p->ops->close(p);
 	if (p->fd >= 0) {
 		loop_watch_del(p->set->loop, &p->watch);
 		close(p->fd);
@@ -204,6 +206,8 @@ void port_close(struct port *p, const char *why)
 
 void port_input(struct port *p, const uint8_t *frame, size_t len)
 {
+	if (p->closed)
+		return;
 	switch_input(p->sw, p, frame, len, loop_now(p->set->loop));
 }
 

@@ -76,17 +76,27 @@ static enum port_verdict ho_deliver(struct port *p, const uint8_t *frame, size_t
 	return PORT_QUEUED;
 }
 
-static void ho_destroy(struct port *p)
+/* libslirp's sockets and forwards go now, not an iteration later. */
+static void ho_close(struct port *p)
 {
 	struct uplink_hostonly *ho = (struct uplink_hostonly *)p;
 
 	slirp_stack_free(ho->stack);
+	ho->stack = NULL;
+}
+
+static void ho_destroy(struct port *p)
+{
+	struct uplink_hostonly *ho = (struct uplink_hostonly *)p;
+
+	ho_close(p);
 	netsvc_free(ho->svc);
 }
 
 static const struct port_ops slirp_ops = {
 	.kind = "hostonly",
 	.deliver = ho_deliver,
+	.close = ho_close,
 	.destroy = ho_destroy,
 };
 

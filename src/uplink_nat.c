@@ -79,11 +79,20 @@ static enum port_verdict nat_deliver(struct port *p, const uint8_t *frame, size_
 	return PORT_QUEUED;
 }
 
-static void nat_destroy(struct port *p)
+/* libslirp's sockets and forwards go now, not an iteration later. */
+static void nat_close(struct port *p)
 {
 	struct uplink_nat *nat = (struct uplink_nat *)p;
 
 	slirp_stack_free(nat->stack);
+	nat->stack = NULL;
+}
+
+static void nat_destroy(struct port *p)
+{
+	struct uplink_nat *nat = (struct uplink_nat *)p;
+
+	nat_close(p);
 	netsvc_free(nat->svc);
 	g_hash_table_destroy(nat->hostnames);
 	g_free(nat->net_name);
@@ -92,6 +101,7 @@ static void nat_destroy(struct port *p)
 static const struct port_ops nat_ops = {
 	.kind = "nat",
 	.deliver = nat_deliver,	/* blocked_on is read by slirp_stack each iteration */
+	.close = nat_close,
 	.destroy = nat_destroy,
 };
 

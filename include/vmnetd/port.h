@@ -37,7 +37,12 @@ struct port_ops {
 	void (*read)(struct port *p);
 	/* Write what the queue holds; false on a fatal error (errno says which). */
 	bool (*flush)(struct port *p);
-	/* Release the kind's own state; the port is closed and about to be freed. */
+	/* The port is closing: stop producing frames and let go of what
+	 * outlives it (libslirp's sockets, a device); runs at once, from
+	 * port_close(). */
+	void (*close)(struct port *p);
+	/* Free the kind's own memory; runs after the loop iteration in which
+	 * the port closed, when nothing can still be using it. */
 	void (*destroy)(struct port *p);
 };
 
