@@ -55,13 +55,34 @@ static unsigned port_count(struct network *net)
 	return n;
 }
 
-/* Quits the loop once the VM's port has attached. */
+static const uint8_t vm_mac[6] = { 0x52, 0x54, 0, 0, 0, 0x42 };
+
+struct fdb_seen {
+	bool vm;		/* vm_mac, learned on a stream port */
+	unsigned statics;	/* the NAT's own MACs */
+};
+
+static void note_entry(const uint8_t mac[6], struct port *p, bool is_static, int64_t age,
+		       void *opaque)
+{
+	struct fdb_seen *seen = opaque;
+
+	(void)age;
+	if (!memcmp(mac, vm_mac, 6) && !strcmp(p->ops->kind, "stream") && !is_static)
+		seen->vm = true;
+	seen->statics += is_static;
+}
+
+/* Quits the loop once the VM's port has attached and its MAC is listed. */
 static int wait_for_port(void *opaque, struct loop *l)
 {
 	struct ctx *c = opaque;
+	struct fdb_seen seen = { 0 };
 
 	c->hook_runs++;
-	if (c->net && port_count(c->net) == 2) {
+	if (c->net)
+		network_foreach_fdb(c->net, note_entry, &seen);
+	if (c->net && port_count(c->net) == 2 && seen.vm) {
 		loop_del_hook(l, c->hook);	/* a hook deleting itself */
 		loop_quit(l);
 	}
@@ -82,8 +103,11 @@ static void free_net_on_close(void *opaque, struct port *p)
 
 static void attach_first(struct port *p, void *opaque)
 {
-	if (!strcmp(p->ops->kind, "stream"))
+	if (!strcmp(p->ops->kind, "stream")) {
+		g_assert_cmpuint(p->stats.rx_frames, ==, 1);	/* counters are live */
+		g_assert_true(p->has_mac);
 		port_on_close(p, free_net_on_close, opaque);
+	}
 }
 
 static void test_free_from_callback(void)
@@ -108,9 +132,25 @@ static void test_free_from_callback(void)
 	g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	g_assert_cmpint(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), ==, 0);
+	{
+		/* One broadcast frame in QEMU's stream framing. */
+		uint8_t msg[4 + 60] = { 0, 0, 0, 60 };
+
+		memset(msg + 4, 0xff, 6);
+		memcpy(msg + 10, vm_mac, 6);
+		msg[16] = 0x08;
+		msg[17] = 0x06;
+		g_assert_cmpint(write(fd, msg, sizeof(msg)), ==, sizeof(msg));
+	}
 	c.hook = loop_add_hook(c.l, wait_for_port, &c);
 	loop_run(c.l);
 	g_assert_cmpuint(port_count(c.net), ==, 2);
+	{
+		struct fdb_seen seen = { 0 };
+
+		network_foreach_fdb(c.net, note_entry, &seen);
+		g_assert_cmpuint(seen.statics, >=, 2);	/* gateway and DNS, at least */
+	}
 	network_foreach_port(c.net, attach_first, &c);
 
 	close(fd);			/* the VM leaves: its close frees the network */

@@ -1,7 +1,9 @@
 /* test_uplink_nat.c - libslirp behind the switch, with no network: a fake VM port
  * sends DHCP DISCOVER and must get an OFFER for 10.0.2.15 that carries MTU 65520. */
 #include <glib.h>
+#include <arpa/inet.h>
 #include <string.h>
+#include <time.h>
 
 #include "vmnetd/dhcp_mtu.h"
 #include "vmnetd/frame.h"
@@ -68,6 +70,18 @@ static size_t build_discover(uint8_t *f)
 	memcpy(bootp + 28, vm_mac, 6);
 	memcpy(bootp + 236, (uint8_t[]){ 99, 130, 83, 99, 53, 1, 1, 255 }, 8);
 	return 14 + 20 + 8 + bootp_len;
+}
+
+/* The DISCOVER turned into a REQUEST for 10.0.2.15 from server 10.0.2.2, named "vm1". */
+static size_t build_request(uint8_t *f)
+{
+	size_t len = build_discover(f);
+	uint8_t *bootp = f + 14 + 20 + 8;
+	static const uint8_t opts[] = { 99, 130, 83, 99, 53, 1, 3, 50, 4, 10, 0, 2, 15,
+					54, 4, 10, 0, 2, 2, 12, 3, 'v', 'm', '1', 255 };
+
+	memcpy(bootp + 236, opts, sizeof(opts));
+	return len;
 }
 
 /* The value of DHCP option @code in a reply, or NULL. */
@@ -172,6 +186,29 @@ static void test_dhcp_offer_with_mtu(void)
 	rig_down(&r);
 }
 
+/* libslirp's ACK crossing the switch puts the lease, with the name the
+ * client asked with, into the network's lease table. */
+static void test_lease_learned(void)
+{
+	struct rig r;
+	uint8_t f[600];
+	size_t len = build_discover(f);
+	const struct lease *l;
+
+	rig_up(&r, false);
+	port_input(&r.vm->port, f, len);
+	g_assert_cmpuint(lease_table_size(r.leases), ==, 0);	/* an OFFER is no lease */
+	len = build_request(f);
+	port_input(&r.vm->port, f, len);
+	l = lease_table_by_mac(r.leases, vm_mac, time(NULL));
+	g_assert_nonnull(l);
+	g_assert_cmpuint(ntohl(l->ip.s_addr), ==, 0x0a00020f);
+	g_assert_cmpstr(l->hostname, ==, "vm1");
+	g_assert_cmpint(l->expires, >, time(NULL) + 3600);
+	g_assert_true(lease_table_by_name(r.leases, "VM1", time(NULL)) == l);
+	rig_down(&r);
+}
+
 /* dhcp=vmnetd: the same lease from vmnetd's own server, noted in the table. */
 static void test_dhcp_vmnetd(void)
 {
@@ -204,6 +241,7 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/uplink-nat/dhcp-offer-with-mtu", test_dhcp_offer_with_mtu);
+	g_test_add_func("/uplink-nat/lease-learned", test_lease_learned);
 	g_test_add_func("/uplink-nat/dhcp-vmnetd", test_dhcp_vmnetd);
 	g_test_add_func("/uplink-nat/dhcp-vmnetd-foreign-chaddr", test_dhcp_vmnetd_foreign_chaddr);
 	return g_test_run();
