@@ -152,6 +152,8 @@ struct port *port_set_find(struct port_set *set, unsigned id)
 
 bool port_attach(struct port_set *set, struct port *p, int fd, size_t queue_size, GError **err)
 {
+	GError *local = NULL;
+
 	p->set = set;
 	p->id = ++set->next_id;
 	p->since = time(NULL);
@@ -162,8 +164,9 @@ bool port_attach(struct port_set *set, struct port *p, int fd, size_t queue_size
 		return true;
 	p->fd = fd;
 	txring_init(&p->tx, queue_size);
-	if (!loop_watch_add(set->loop, &p->watch, fd, EPOLLIN, on_events, p, err)) {
-		port_close(p, (*err)->message);
+	if (!loop_watch_add(set->loop, &p->watch, fd, EPOLLIN, on_events, p, &local)) {
+		port_close(p, local->message);
+		g_propagate_error(err, local);
 		return false;
 	}
 	return true;
