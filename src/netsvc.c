@@ -5,6 +5,7 @@
 
 #include "vmnetd/frame.h"
 #include "vmnetd/netsvc.h"
+#include "vmnetd/switch.h"
 
 #define DNS_TTL 60	/* VMs come and go; short, as dnsmasq's local names */
 
@@ -19,6 +20,7 @@ struct netsvc {
 	struct lease_table *leases;
 	netsvc_send_fn send;
 	void *opaque;
+	const struct port *uplink;
 };
 
 static bool name_lookup(void *opaque, const char *name, struct in_addr *out)
@@ -64,6 +66,7 @@ struct netsvc *netsvc_new(const struct netsvc_config *c, struct lease_table *lea
 	s->leases = leases;
 	s->send = send;
 	s->opaque = opaque;
+	s->uplink = c->uplink;
 	s->dns_on = c->dns;
 	s->host_name = g_strdup(c->host_name ? c->host_name : "host");
 	s->domain = g_strdup(c->domain);
@@ -128,6 +131,38 @@ static void answer_dns(struct netsvc *s, const uint8_t *frame, struct udp4_view 
 		s->send(s->opaque, out, n);
 }
 
+struct port_leases {
+	struct vswitch *sw;
+	struct port *port;
+	int64_t now_ns;
+	unsigned n;
+};
+
+static void count_port_lease(const struct lease *l, void *opaque)
+{
+	struct port_leases *c = opaque;
+
+	if (switch_lookup(c->sw, l->mac, c->now_ns) == c->port)
+		c->n++;
+}
+
+/* Whether @mac may ask for a lease: it is learned on some port (not past its
+ * port's MAC limit), and holds one already or its port is under
+ * NETSVC_LEASES_PER_PORT. */
+static bool may_ask(struct netsvc *s, const uint8_t mac[6])
+{
+	struct port_leases c = { .sw = s->uplink->sw };
+
+	c.now_ns = loop_now(port_set_loop(s->uplink->set));
+	c.port = switch_lookup(c.sw, mac, c.now_ns);
+	if (!c.port)
+		return false;
+	if (lease_table_by_mac(s->leases, mac, time(NULL)))
+		return true;
+	lease_table_foreach(s->leases, count_port_lease, &c);
+	return c.n < NETSVC_LEASES_PER_PORT;
+}
+
 bool netsvc_handle(struct netsvc *s, const uint8_t *frame, size_t len)
 {
 	struct udp4_view v;
@@ -139,7 +174,8 @@ bool netsvc_handle(struct netsvc *s, const uint8_t *frame, size_t len)
 	if (dport == DHCP_SERVER_PORT && s->dhcp) {
 		/* A VM asks for itself only: a chaddr other than the frame's
 		 * source would let one VM drain the pool with made-up MACs. */
-		if (v.payload_len >= 34 && !memcmp(v.payload + 28, frame + 6, 6))
+		if (v.payload_len >= 34 && !memcmp(v.payload + 28, frame + 6, 6) &&
+		    may_ask(s, frame + 6))
 			answer_dhcp(s, &v);
 		return true;
 	}

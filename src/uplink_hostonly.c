@@ -26,22 +26,53 @@ struct uplink_hostonly {
 	struct netsvc *svc;
 	uint8_t mac[6];
 	struct in_addr host;
+	struct in_addr bcast;	/* the subnet's broadcast address */
 	uint64_t refused;	/* packets to addresses beyond the host */
 };
 
-/* Into the backend: libslirp, or the TAP's queue. */
-static void to_host(struct uplink_hostonly *ho, const uint8_t *frame, size_t len)
+/* Into the backend: libslirp, or the TAP's queue (which may be full). */
+static enum port_verdict to_host(struct uplink_hostonly *ho, const uint8_t *frame, size_t len)
 {
-	if (ho->stack)
-		slirp_stack_input(ho->stack, frame, len);
-	else
-		port_queue(&ho->port, frame, len);
+	if (!ho->stack)
+		return port_queue(&ho->port, frame, len);
+	slirp_stack_input(ho->stack, frame, len);
+	return PORT_QUEUED;
 }
 
-static void refuse(struct uplink_hostonly *ho, const uint8_t *frame, size_t len)
+/* ARP for the host address, and answers to the host's own questions:
+ * libslirp answers "who has" for other addresses too (its DNS address). */
+static bool arp_for_host(const struct uplink_hostonly *ho, const uint8_t *frame, size_t len)
+{
+	const uint8_t *arp = frame_ptr((uint8_t *)frame, len, ETH_HLEN, 28);
+
+	return arp && (get_be16(arp + 6) != 1 /* request */ ||
+		       !memcmp(arp + 24, &ho->host.s_addr, 4));
+}
+
+/* RFC 1122 3.2.2: no error answers a broadcast or multicast, nor a
+ * packet whose addresses could not be a source. */
+static bool unicast4(const uint8_t *addr, struct in_addr bcast)
+{
+	uint32_t a;
+
+	memcpy(&a, addr, 4);
+	if (a == bcast.s_addr)
+		return false;
+	a = ntohl(a);
+	return a >> 24 != 0 && a >> 24 != 127 && a < 0xe0000000;
+}
+
+static bool may_refuse(const uint8_t *frame, const uint8_t *ip, struct in_addr bcast)
+{
+	return !(frame[6] & 1) && unicast4(ip + 12, bcast) && unicast4(ip + 16, bcast);
+}
+
+static void refuse(struct uplink_hostonly *ho, const uint8_t *frame, size_t len,
+		   const uint8_t *ip)
 {
 	uint8_t reply[FRAME_REJECT_MAX];
-	size_t n = frame_build_reject4(reply, frame, len, ho->mac);
+	size_t n = may_refuse(frame, ip, ho->bcast) ? frame_build_reject4(reply, frame, len, ho->mac)
+						    : 0;
 
 	if (ho->refused++ % 1000 == 0)
 		g_debug("%s: refused a packet beyond the host (%" G_GUINT64_FORMAT " so far)",
@@ -59,10 +90,8 @@ static enum port_verdict ho_deliver(struct port *p, const uint8_t *frame, size_t
 
 	if (netsvc_handle(ho->svc, frame, len))
 		return PORT_QUEUED;
-	if (type == ETH_P_ARP) {
-		to_host(ho, frame, len);
-		return PORT_QUEUED;
-	}
+	if (type == ETH_P_ARP)
+		return arp_for_host(ho, frame, len) ? to_host(ho, frame, len) : PORT_QUEUED;
 	/* Frames flooded past us (for another VM, broadcast) are not ours to answer. */
 	if (type != ETH_P_IPV4 || !for_us)
 		return PORT_QUEUED;
@@ -70,9 +99,8 @@ static enum port_verdict ho_deliver(struct port *p, const uint8_t *frame, size_t
 	if (!ip)
 		return PORT_QUEUED;
 	if (!memcmp(ip + 16, &ho->host.s_addr, 4))
-		to_host(ho, frame, len);
-	else
-		refuse(ho, frame, len);
+		return to_host(ho, frame, len);
+	refuse(ho, frame, len, ip);
 	return PORT_QUEUED;
 }
 
@@ -184,6 +212,7 @@ static bool start_services(struct uplink_hostonly *ho, const struct net_config *
 	struct netsvc_config sc = {
 		.net_name = cfg->name, .addr = c->host, .dhcp = &dc, .dns = true,
 		.host_name = c->host_name, .domain = c->domain, .net = c->net, .mask = c->mask,
+		.uplink = &ho->port,
 	};
 
 	memcpy(sc.mac, ho->mac, 6);
@@ -201,6 +230,7 @@ struct port *uplink_hostonly_new(struct port_set *set, const struct net_config *
 	port_init(&ho->port, tap ? &tap_ops : &slirp_ops,
 		  g_strdup_printf("%s: %s", cfg->name, tap ? cfg->ho.host_iface : "host"));
 	ho->host = cfg->ho.host;
+	ho->bcast.s_addr = cfg->ho.net.s_addr | ~cfg->ho.mask.s_addr;
 	slirp_mac4(ho->host, ho->mac);
 	ho->port.may_pause = !tap;	/* libslirp's sockets can wait; a TAP cannot */
 	ho->port.backlog_high = tap ? TAP_QUEUE_SIZE / 2 : SIZE_MAX;

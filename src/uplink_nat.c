@@ -227,7 +227,7 @@ static bool start_dhcp(struct uplink_nat *nat, const struct net_config *nc, GErr
 		.state_file = nc->lease_file, .name = nc->name,
 	};
 	struct netsvc_config sc = { .net_name = nc->name, .addr = c->host, .dhcp = &dc,
-				    .net = c->net, .mask = c->mask };
+				    .net = c->net, .mask = c->mask, .uplink = &nat->port };
 
 	last.s_addr = htonl(ntohl(last.s_addr) - 1);
 	dc.pool_end = last;

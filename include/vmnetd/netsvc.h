@@ -6,6 +6,12 @@
 #include "vmnetd/dhcp_server.h"
 #include "vmnetd/dns.h"
 #include "vmnetd/leases.h"
+#include "vmnetd/port.h"
+
+/* Leases the VMs behind one port may hold: a VM needs one per NIC, and
+ * every NIC is a port; a few more for containers behind it. More would let
+ * one VM drain the pool with made-up MACs. */
+#define NETSVC_LEASES_PER_PORT 8
 
 struct netsvc_config {
 	const char *net_name;		/* for the log */
@@ -16,6 +22,7 @@ struct netsvc_config {
 	const char *host_name;		/* the name addr answers to in DNS */
 	const char *domain;		/* DNS zone; NULL: bare names */
 	struct in_addr net, mask;
+	const struct port *uplink;	/* whose switch tells which port a MAC is behind */
 };
 
 typedef void (*netsvc_send_fn)(void *opaque, const uint8_t *frame, size_t len);

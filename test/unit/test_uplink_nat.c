@@ -9,6 +9,7 @@
 #include "vmnetd/frame.h"
 #include "vmnetd/loop.h"
 #include "vmnetd/netconf.h"
+#include "vmnetd/netsvc.h"
 #include "vmnetd/netopts.h"
 #include "vmnetd/switch.h"
 #include "vmnetd/uplink_nat.h"
@@ -222,6 +223,44 @@ static void test_dhcp_vmnetd(void)
 	rig_down(&r);
 }
 
+/* A DISCOVER from @mac (frame source and chaddr). */
+static size_t build_discover_from(uint8_t *f, const uint8_t mac[6])
+{
+	size_t len = build_discover(f);
+
+	memcpy(f + 6, mac, 6);
+	memcpy(f + 14 + 20 + 8 + 28, mac, 6);
+	return len;
+}
+
+/* One VM inventing MACs gets at most NETSVC_LEASES_PER_PORT offers; the pool
+ * stays open to the next VM. */
+static void test_dhcp_vmnetd_per_port_cap(void)
+{
+	struct rig r;
+	struct fake_vm *vm2 = g_new0(struct fake_vm, 1);
+	GByteArray *last2 = g_byte_array_new();
+	uint8_t f[600], mac[6] = { 0x52, 0x54, 0, 0, 0x66, 0 };
+	size_t len;
+
+	rig_up(&r, true);
+	for (int i = 0; i < 20; i++) {
+		mac[5] = i;
+		len = build_discover_from(f, mac);
+		port_input(&r.vm->port, f, len);
+	}
+	g_assert_cmpuint(r.vm->frames, ==, NETSVC_LEASES_PER_PORT);
+	vm2->last = last2;
+	port_init(&vm2->port, &vm_ops, g_strdup("fake-vm2"));
+	port_attach(r.set, &vm2->port, -1, 0, NULL);
+	mac[4] = 0x77;
+	len = build_discover_from(f, mac);
+	port_input(&vm2->port, f, len);
+	g_assert_cmpuint(vm2->frames, ==, 1);
+	rig_down(&r);
+	g_byte_array_unref(last2);
+}
+
 /* A DISCOVER for a MAC other than the sender's gets nothing: no VM drains
  * the pool with made-up addresses. */
 static void test_dhcp_vmnetd_foreign_chaddr(void)
@@ -244,5 +283,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/uplink-nat/lease-learned", test_lease_learned);
 	g_test_add_func("/uplink-nat/dhcp-vmnetd", test_dhcp_vmnetd);
 	g_test_add_func("/uplink-nat/dhcp-vmnetd-foreign-chaddr", test_dhcp_vmnetd_foreign_chaddr);
+	g_test_add_func("/uplink-nat/dhcp-vmnetd-per-port-cap", test_dhcp_vmnetd_per_port_cap);
 	return g_test_run();
 }
