@@ -169,6 +169,7 @@ static void on_connect_done(void *opaque, uint32_t events)
 	(void)events;
 	loop_watch_del(co->loop, &co->watch);
 	co->fd = -1;
+	loop_timer_disarm(co->retry);
 	if (e) {
 		close(fd);
 		connect_failed(co, g_strerror(e));
@@ -181,11 +182,18 @@ static void connector_try(void *opaque)
 {
 	struct connector *co = opaque;
 	g_autoptr(GError) err = NULL;
-	/* Several addresses (IPv6 and IPv4): take turns, one per attempt. */
-	const struct endpoint_addr *a =
-		&g_array_index(co->addrs, struct endpoint_addr, co->turn++ % co->addrs->len);
+	const struct endpoint_addr *a;
 	bool pending;
-	int fd = endpoint_connect_async(a, &pending, &err);
+	int fd;
+
+	if (co->fd >= 0) {		/* the last attempt timed out */
+		stop_pending(co);
+		connect_failed(co, "connection timed out");
+		return;
+	}
+	/* Several addresses (IPv6 and IPv4): take turns, one per attempt. */
+	a = &g_array_index(co->addrs, struct endpoint_addr, co->turn++ % co->addrs->len);
+	fd = endpoint_connect_async(a, &pending, &err);
 
 	if (fd < 0) {
 		connect_failed(co, err->message);
@@ -200,7 +208,9 @@ static void connector_try(void *opaque)
 		close(fd);
 		co->fd = -1;
 		connect_failed(co, err->message);
+		return;
 	}
+	loop_timer_arm(co->retry, loop_now(co->loop) + CONNECTOR_TIMEOUT_NS);
 }
 
 struct connector *connector_new(struct loop *l, const struct endpoint *ep, attach_fn attach,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "vmnetd/error.h"
+#include "vmnetd/mac.h"
 #include "vmnetd/netconf.h"
 
 /* A name becomes a socket file name and may name an interface: IFNAMSIZ - 1. */
@@ -275,28 +276,6 @@ static bool add_default_socket(struct loader *ld, struct net_config *n, const ch
 
 /* ---- Host-only keys ---- */
 
-/* "aa:bb:cc:dd:ee:ff", as ip(8) prints them. */
-static bool parse_mac(const char *s, uint8_t mac[6])
-{
-	if (strlen(s) != 17)
-		return false;
-	for (int i = 0; i < 6; i++) {
-		const char *p = s + 3 * i;
-
-		if (!g_ascii_isxdigit(p[0]) || !g_ascii_isxdigit(p[1]) || (i < 5 && p[2] != ':'))
-			return false;
-		mac[i] = g_ascii_xdigit_value(p[0]) << 4 | g_ascii_xdigit_value(p[1]);
-	}
-	return true;
-}
-
-static bool mac_is_unicast(const uint8_t mac[6])
-{
-	static const uint8_t zero[6];
-
-	return !(mac[0] & 1) && memcmp(mac, zero, 6);	/* I/G bit clear, and a real NIC's */
-}
-
 /* static=MAC=IP[=HOSTNAME]; where IP sits in the net is checked once net= is final. */
 static bool key_static(struct hostonly_config *ho, const char *what, const char *key,
 		       const char *val, GError **err)
@@ -308,7 +287,7 @@ static bool key_static(struct hostonly_config *ho, const char *what, const char 
 		vmnetd_set_error(err, "%s %s=%s: expected MAC=IP[=HOSTNAME]", what, key, val);
 		return false;
 	}
-	if (!parse_mac(f[0], s.mac) || !mac_is_unicast(s.mac)) {
+	if (!mac_parse(f[0], s.mac) || mac_is_group(s.mac) || mac_is_zero(s.mac)) {
 		vmnetd_set_error(err, "%s %s=%s: '%s' is not a unicast MAC such as "
 				 "52:54:00:12:34:56", what, key, val, f[0]);
 		return false;
@@ -834,6 +813,11 @@ static bool check_statics(const struct hostonly_config *ho, const char *what, GE
 static bool finish_hostonly(struct hostonly_config *ho, const char *what, GError **err)
 {
 	hostonly_defaults(ho);
+	if (ho->host_iface && ho->hostfwds && ho->hostfwds->len) {
+		vmnetd_set_error(err, "%s: hostfwd= and host-iface= do not mix: the host reaches "
+				 "the VMs directly through %s", what, ho->host_iface);
+		return false;
+	}
 	return netopt_check_addr(what, "host", ho->net, ho->mask, ho->host, err) &&
 	       netopt_check_addr(what, "dhcpstart", ho->net, ho->mask, ho->pool_start, err) &&
 	       netopt_check_addr(what, "dhcpend", ho->net, ho->mask, ho->pool_end, err) &&
@@ -894,6 +878,17 @@ static bool check_iface(const struct net_config *a, const struct net_config *b,
 	return false;
 }
 
+/* Two DHCP servers writing one state file would undo each other's leases. */
+static bool check_lease_file(const struct net_config *a, const struct net_config *b,
+			     const char *b_what, GError **err)
+{
+	if (!a->lease_file || !b->lease_file || strcmp(a->lease_file, b->lease_file))
+		return true;
+	vmnetd_set_error(err, "%s lease-file=%s: also used by network %s", b_what, b->lease_file,
+			 a->name);
+	return false;
+}
+
 static bool check_pairs(struct loader *ld, GError **err)
 {
 	GPtrArray *nets = ld->c->networks;
@@ -904,7 +899,8 @@ static bool check_pairs(struct loader *ld, GError **err)
 			const struct net_config *b = g_ptr_array_index(nets, j);
 			const char *what = g_ptr_array_index(ld->whats, j);
 
-			if (!check_overlap(a, b, what, err) || !check_iface(a, b, what, err))
+			if (!check_overlap(a, b, what, err) || !check_iface(a, b, what, err) ||
+			    !check_lease_file(a, b, what, err))
 				return false;
 		}
 	return true;

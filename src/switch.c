@@ -28,18 +28,6 @@ struct vswitch {
 	struct switch_stats stats;
 };
 
-static bool mac_is_group(const uint8_t mac[6])
-{
-	return mac[0] & 1;
-}
-
-static bool mac_is_zero(const uint8_t mac[6])
-{
-	static const uint8_t zero[6];
-
-	return memcmp(mac, zero, 6) == 0;
-}
-
 struct vswitch *switch_new(int64_t ageing_ns)
 {
 	struct vswitch *sw = g_new0(struct vswitch, 1);
@@ -97,6 +85,10 @@ static void learn(struct vswitch *sw, struct port *in, const uint8_t mac[6], int
 		if (e->is_static) {
 			if (e->port != in)
 				sw->stats.learn_refused++;
+			return;
+		}
+		if (e->port != in && in->fdb_entries >= in->fdb_max) {
+			sw->stats.learn_refused++;	/* a full port takes no more, moved or new */
 			return;
 		}
 		e->last_seen_ns = now_ns;

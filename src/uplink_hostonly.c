@@ -180,11 +180,7 @@ static int start_tap(const struct net_config *cfg, const uint8_t mac[6], const c
 	const struct hostonly_config *c = &cfg->ho;
 	int fd;
 
-	if (c->hostfwds && c->hostfwds->len) {
-		vmnetd_set_error(err, "%s: hostfwd= and host-iface= do not mix: the host reaches "
-				 "the VMs directly through %s", what, c->host_iface);
-		return -1;
-	}
+	/* hostfwd= with host-iface= is refused by netconf.c. */
 	fd = tap_open(c->host_iface, err);
 	if (fd < 0 || !tap_configure(c->host_iface, mac, cfg->mtu, c->host, c->mask, err)) {
 		if (fd >= 0)

@@ -244,7 +244,7 @@ static void test_hostonly_keys(void)
 		"lab,mode=hostonly,net=10.20.0.0/16,host=10.20.0.254,dhcpstart=10.20.1.1,"
 		"dhcpend=10.20.1.200,lease-time=600,static=52:54:00:00:00:10=10.20.0.10=web,"
 		"static=52:54:00:AB:cd:11=10.20.0.11,domainname=lab.test,host-name=gw,"
-		"host-iface=vmnet1,router=on,hostfwd=tcp::8080-:80,"
+		"router=on,hostfwd=tcp::8080-:80,"
 		"hostfwd=udp:127.0.0.1:5353-10.20.0.10:53,ipv6=off,mtu=9000,lease-file=/x" } });
 	n = nth(&c, 0);
 	g_assert_cmpstr(ip4(n->ho.mask), ==, "255.255.0.0");
@@ -261,7 +261,6 @@ static void test_hostonly_keys(void)
 	g_assert_null(static_at(n, 1)->hostname);
 	g_assert_cmpstr(n->ho.domain, ==, "lab.test");
 	g_assert_cmpstr(n->ho.host_name, ==, "gw");
-	g_assert_cmpstr(n->ho.host_iface, ==, "vmnet1");
 	g_assert_true(n->ho.router);
 	g_assert_cmpuint(n->mtu, ==, 9000);
 	g_assert_cmpstr(n->lease_file, ==, "/x");
@@ -486,6 +485,12 @@ static const struct {
 	{ { .network = { "a,mode=hostonly,host-iface=vmnet1",
 			 "b,mode=hostonly,net=192.168.57.0/24,host-iface=vmnet1" } },
 	  "network b host-iface=vmnet1: also used by network a" },
+	{ { .network = { "a,mode=hostonly,host-iface=vmnet1,hostfwd=tcp::2280-:22" } },
+	  "network a: hostfwd= and host-iface= do not mix: the host reaches the VMs directly "
+	  "through vmnet1" },
+	{ { .network = { "a,mode=hostonly,lease-file=/x",
+			 "b,mode=hostonly,net=192.168.57.0/24,lease-file=/x" } },
+	  "network b lease-file=/x: also used by network a" },
 
 	/* Sockets */
 	{ { .network = { "a", "b,net=10.0.3.0/24" }, .listen = { "unix:/x" } },

@@ -247,6 +247,12 @@ static void test_port_limit(struct fixture *fx, gconstpointer data)
 	}
 	g_assert_cmpuint(fx->p[0].port.fdb_entries, ==, 2);
 	g_assert_cmpuint(switch_get_stats(fx->sw)->learn_refused, ==, 3);
+	/* Nor can a full port take MACs over from another. */
+	make_frame(f, 0xee, 0x30);
+	switch_input(fx->sw, &fx->p[1].port, f, 60, 0);
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 0);
+	g_assert_true(switch_lookup(fx->sw, f + 6, 0) == &fx->p[1].port);
+	g_assert_cmpuint(fx->p[0].port.fdb_entries, ==, 2);
 }
 
 static void count_entry(const uint8_t mac[6], struct port *p, bool is_static, int64_t age,
