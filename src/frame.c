@@ -40,6 +40,14 @@ static uint32_t sum16(const uint8_t *p, size_t n, uint32_t sum)
 	return sum;
 }
 
+/* The ones' complement of the folded ones' complement sum. */
+static uint16_t fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum & 0xffff;
+}
+
 void udp4_update_checksum(struct udp4_view *v)
 {
 	size_t udp_len = v->payload_len + 8;
@@ -51,10 +59,7 @@ void udp4_update_checksum(struct udp4_view *v)
 	put_be16(v->udp + 6, 0);
 	sum = sum16(v->ip + 12, 8, 0);		/* source and destination */
 	sum += IPPROTO_UDP_ + udp_len;
-	sum = sum16(v->udp, udp_len, sum);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	csum = ~sum & 0xffff;
+	csum = fold(sum16(v->udp, udp_len, sum));
 	put_be16(v->udp + 6, csum ? csum : 0xffff);
 }
 
@@ -70,13 +75,6 @@ uint8_t *frame_ip4(uint8_t *frame, size_t len)
 	    !frame_ptr(frame, len, ETH_HLEN, (ip[0] & 0xf) * 4))
 		return NULL;
 	return ip;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum & 0xffff;
 }
 
 /* Ethernet and IPv4 headers (no options) for @payload_len bytes of @proto. */
