@@ -46,8 +46,10 @@ struct dhcp_server {
 	uint32_t lease_time;
 	uint8_t search[DHCP_REPLY_MAX];	/* option 119, encoded once (RFC 3397) */
 	size_t search_len;
+	struct in_addr *reserved;	/* cfg.reserved, our copy */
 	GArray *declined;		/* struct declined: addresses a client found in use */
 	struct lease_table *leases;	/* the network's; not ours */
+	bool unsaved;			/* the last write failed: the next request retries it */
 };
 
 /* A client message, checked; pointers into the caller's buffer. */
@@ -132,6 +134,14 @@ static bool in_subnet(const struct dhcp_server *s, struct in_addr ip)
 	return ((ip.s_addr ^ s->cfg.server_id.s_addr) & s->cfg.netmask.s_addr) == 0;
 }
 
+static bool is_reserved(const struct dhcp_server *s, struct in_addr ip)
+{
+	for (size_t i = 0; i < s->cfg.n_reserved; i++)
+		if (s->reserved[i].s_addr == ip.s_addr)
+			return true;
+	return false;
+}
+
 /* Could any client hold @ip: on our subnet, neither its network nor its
  * broadcast address, nor an address the network's own services use. */
 static bool assignable(const struct dhcp_server *s, struct in_addr ip)
@@ -141,7 +151,7 @@ static bool assignable(const struct dhcp_server *s, struct in_addr ip)
 	if (!in_subnet(s, ip) || hostpart == 0 || hostpart == ~host(s->cfg.netmask))
 		return false;
 	return ip.s_addr != s->cfg.server_id.s_addr && ip.s_addr != s->cfg.router.s_addr &&
-	       ip.s_addr != s->cfg.dns.s_addr;
+	       ip.s_addr != s->cfg.dns.s_addr && !is_reserved(s, ip);
 }
 
 static bool in_pool(const struct dhcp_server *s, struct in_addr ip)
@@ -224,7 +234,16 @@ static struct in_addr choose_address(struct dhcp_server *s, const struct dhcp_ms
 }
 
 /* The state file: one line per acknowledged dynamic lease,
- * "MAC IP EXPIRES [HOSTNAME]", EXPIRES in wall-clock seconds. */
+ * "MAC IP EXPIRES [HOSTNAME]", EXPIRES in wall-clock seconds.
+ *
+ * It is written when the set of leases changes, not when one is renewed:
+ * a rewrite is fsync'd, and a client repeating REQUEST would otherwise make
+ * every VM on the daemon's one loop wait on the disk. So EXPIRES is only
+ * what the lease had at the last write, and a VM that kept renewing may be
+ * far past it. On loading, each line is therefore its MAC's for one lease
+ * time from then (or until EXPIRES, if later): long enough for a VM that is
+ * still up to renew, after which a lease nobody renewed expires as usual
+ * and leaves the file at its next write. */
 
 #define STATE_HEADER "# vmnetd DHCP leases: MAC IP EXPIRES [HOSTNAME]\n"
 
@@ -233,18 +252,24 @@ struct state_writer {
 	int64_t now;
 };
 
+/* Does @l belong in the file: statics come from the configuration, offers are not promises. */
+static bool on_disk(const struct lease *l, int64_t now)
+{
+	return !l->is_static && !l->offered && l->expires > now;
+}
+
 static void state_line(const struct lease *l, void *opaque)
 {
 	struct state_writer *w = opaque;
 	char ip[INET_ADDRSTRLEN];
 
-	if (l->is_static || l->offered || l->expires <= w->now)
-		return;		/* statics come from the configuration, offers are not promises */
+	if (!on_disk(l, w->now))
+		return;
 	g_string_append_printf(w->text, MAC_FMT " %s %" G_GINT64_FORMAT "%s%s\n", MAC_ARGS(l->mac),
 			       ip_str(l->ip, ip), l->expires, *l->hostname ? " " : "", l->hostname);
 }
 
-static void save_state(const struct dhcp_server *s, int64_t now)
+static void save_state(struct dhcp_server *s, int64_t now)
 {
 	struct state_writer w = { .text = g_string_new(STATE_HEADER), .now = now };
 	GError *err = NULL;
@@ -253,7 +278,8 @@ static void save_state(const struct dhcp_server *s, int64_t now)
 		goto out;
 	lease_table_foreach(s->leases, state_line, &w);
 	/* Atomic (a new file renamed over the old): a crash leaves one or the other. */
-	if (!g_file_set_contents(s->cfg.state_file, w.text->str, (gssize)w.text->len, &err)) {
+	s->unsaved = !g_file_set_contents(s->cfg.state_file, w.text->str, (gssize)w.text->len, &err);
+	if (s->unsaved) {
 		g_warning("lease-file %s: %s", s->cfg.state_file, err->message);
 		g_error_free(err);
 	}
@@ -293,8 +319,14 @@ static bool parse_state_line(const char *line, struct lease *l)
 	return true;
 }
 
-/* Takes back the leases of @text that are still good: not expired, in the
- * pool, and clashing with no static lease nor with an earlier line. */
+static int64_t lease_expiry(const struct dhcp_server *s, int64_t now)
+{
+	return s->lease_time == LEASE_INFINITE ? INT64_MAX : now + s->lease_time;
+}
+
+/* Takes back the leases of @text that are in the pool and clash with no
+ * static lease nor with an earlier line, whatever their recorded expiry
+ * (see above); a host name another MAC already holds is left out. */
 static void restore_leases(struct dhcp_server *s, const char *text, int64_t now)
 {
 	g_auto(GStrv) lines = g_strsplit(text, "\n", 0);
@@ -306,11 +338,14 @@ static void restore_leases(struct dhcp_server *s, const char *text, int64_t now)
 		g_strstrip(*p);
 		if (!**p || **p == '#')
 			continue;
-		if (!parse_state_line(*p, &l) || l.expires <= now || static_by_mac(s, l.mac) ||
-		    !may_hold(s, l.mac, l.ip, now) || lease_table_by_mac(s->leases, l.mac, now)) {
+		if (!parse_state_line(*p, &l) || static_by_mac(s, l.mac) || !may_hold(s, l.mac, l.ip, now) ||
+		    lease_table_by_mac(s->leases, l.mac, now)) {
 			skipped++;
 			continue;
 		}
+		l.expires = MAX(l.expires, lease_expiry(s, now));
+		if (lease_table_name_taken(s->leases, l.hostname, l.mac, now))
+			l.hostname[0] = '\0';
 		lease_table_set(s->leases, &l);
 	}
 	if (skipped)
@@ -461,26 +496,22 @@ static bool reply_lease(const struct dhcp_server *s, const struct dhcp_msg *m, u
 
 /* Message handlers */
 
-static int64_t lease_expiry(const struct dhcp_server *s, int64_t now)
-{
-	return s->lease_time == LEASE_INFINITE ? INT64_MAX : now + s->lease_time;
-}
-
-/* The lease @m's client gets on @ip: its static one (with the configured
- * host name, else the client's), or a dynamic one; the client's host name
- * wins over the one it gave before, but silence keeps that. */
+/* The lease @m's client gets on @ip at @now: its static one (with the
+ * configured host name, else the client's), or a dynamic one; the client's
+ * host name wins over the one it gave before, but silence keeps that. A
+ * name another MAC's live lease holds is not taken: the lease gets none,
+ * so no VM can move a static host's or another VM's DNS name to itself. */
 static struct lease make_lease(const struct dhcp_server *s, const struct dhcp_msg *m, struct in_addr ip,
-			       int64_t expires, bool offered)
+			       int64_t now, int64_t expires, bool offered)
 {
 	const struct dhcp_static_lease *st = static_by_mac(s, m->mac);
 	const struct lease *old = lease_table_by_mac(s->leases, m->mac, ANY_TIME);
 	struct lease l = { .ip = ip, .expires = expires, .offered = offered };
+	const char *name = *m->hostname ? m->hostname : old ? old->hostname : "";
 
 	memcpy(l.mac, m->mac, 6);
-	if (old)
-		g_strlcpy(l.hostname, old->hostname, sizeof(l.hostname));
-	if (*m->hostname)
-		g_strlcpy(l.hostname, m->hostname, sizeof(l.hostname));
+	if (!lease_table_name_taken(s->leases, name, m->mac, now))
+		g_strlcpy(l.hostname, name, sizeof(l.hostname));
 	if (st) {
 		l.is_static = true;
 		l.expires = INT64_MAX;
@@ -505,7 +536,7 @@ static bool on_discover(struct dhcp_server *s, const struct dhcp_msg *m, int64_t
 	/* An acknowledged lease stays as it is; otherwise the offer holds the address a while. */
 	held = lease_table_by_mac(s->leases, m->mac, now);
 	if (!held || held->ip.s_addr != ip.s_addr || held->offered) {
-		l = make_lease(s, m, ip, now + OFFER_HOLD_S, true);
+		l = make_lease(s, m, ip, now, now + OFFER_HOLD_S, true);
 		lease_table_set(s->leases, &l);
 	}
 	return reply_lease(s, m, DHCPOFFER, ip, r);
@@ -528,6 +559,16 @@ static void withdraw_offer(struct dhcp_server *s, const uint8_t mac[6], int64_t 
 		lease_table_remove_mac(s->leases, mac);
 }
 
+/* Would recording @l in place of @old (the MAC's live lease, or NULL)
+ * change the state file's leases, expiry aside? */
+static bool lease_news(const struct lease *old, const struct lease *l, int64_t now)
+{
+	if (!on_disk(l, now))
+		return old && on_disk(old, now);
+	return !old || !on_disk(old, now) || old->ip.s_addr != l->ip.s_addr ||
+	       strcmp(old->hostname, l->hostname) != 0;
+}
+
 /* SELECTING names us and the address in option 50; INIT-REBOOT names the
  * address only; RENEWING and REBINDING carry it in ciaddr (RFC 2131 4.3.2). */
 static bool on_request(struct dhcp_server *s, const struct dhcp_msg *m, int64_t now, struct dhcp_reply *r)
@@ -536,7 +577,7 @@ static bool on_request(struct dhcp_server *s, const struct dhcp_msg *m, int64_t 
 	bool has_id, has_opt50 = dhcp_opt_get_addr(m->opts, m->opts_len, DHCP_OPT_REQUESTED_IP, &opt50);
 	const struct lease *old;
 	struct lease l;
-	bool renewal;
+	bool renewal, news;
 	char buf[INET_ADDRSTRLEN];
 
 	if (server_id_other(s, m, &has_id)) {
@@ -553,9 +594,11 @@ static bool on_request(struct dhcp_server *s, const struct dhcp_msg *m, int64_t 
 		return reply_nak(s, m, "address not available", r);
 	old = lease_table_by_mac(s->leases, m->mac, now);
 	renewal = old && !old->offered && old->ip.s_addr == ip.s_addr;
-	l = make_lease(s, m, ip, lease_expiry(s, now), false);
+	l = make_lease(s, m, ip, now, lease_expiry(s, now), false);
+	news = lease_news(old, &l, now);
 	lease_table_set(s->leases, &l);
-	save_state(s, now);
+	if (news || s->unsaved)
+		save_state(s, now);
 	/* A new lease is news; a renewal, every half lease per VM, is not. */
 	g_log(G_LOG_DOMAIN, renewal ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_MESSAGE, "%s: %s to " MAC_FMT "%s%s",
 	      s->name, ip_str(ip, buf), MAC_ARGS(m->mac), *l.hostname ? " " : "", l.hostname);
@@ -565,12 +608,14 @@ static bool on_request(struct dhcp_server *s, const struct dhcp_msg *m, int64_t 
 static void on_release(struct dhcp_server *s, const struct dhcp_msg *m, int64_t now)
 {
 	const struct lease *l = lease_table_by_mac(s->leases, m->mac, now);
-	bool has_id;
+	bool has_id, written;
 
 	if (server_id_other(s, m, &has_id) || !l || l->is_static || l->ip.s_addr != m->ciaddr.s_addr)
 		return;
+	written = on_disk(l, now);
 	lease_table_remove_mac(s->leases, m->mac);
-	save_state(s, now);
+	if (written)
+		save_state(s, now);
 }
 
 /* The client found its address in use by someone else: nobody gets it for
@@ -581,7 +626,7 @@ static void on_decline(struct dhcp_server *s, const struct dhcp_msg *m, int64_t 
 {
 	struct declined d;
 	const struct lease *l;
-	bool has_id;
+	bool has_id, written;
 	char buf[INET_ADDRSTRLEN];
 
 	if (server_id_other(s, m, &has_id) ||
@@ -594,10 +639,12 @@ static void on_decline(struct dhcp_server *s, const struct dhcp_msg *m, int64_t 
 		  ip_str(d.ip, buf));
 	if (l->is_static)
 		return;		/* still its own: nothing else to give it */
+	written = on_disk(l, now);
 	lease_table_remove_mac(s->leases, m->mac);
 	d.until = lease_expiry(s, now);
 	g_array_append_val(s->declined, d);
-	save_state(s, now);
+	if (written)
+		save_state(s, now);
 }
 
 /* The client has its address and wants only the parameters (RFC 2131 4.3.5). */
@@ -668,6 +715,28 @@ static bool encode_search_name(struct dhcp_server *s, const char *name)
 	return true;
 }
 
+/* Our copy of @cfg's static leases, less those on reserved addresses:
+ * the service using the address would answer for it whatever we say. */
+static void copy_statics(struct dhcp_server *s, const struct dhcp_server_config *cfg)
+{
+	char buf[INET_ADDRSTRLEN];
+
+	s->statics = g_new0(struct dhcp_static_lease, cfg->n_statics + 1);
+	s->cfg.n_statics = 0;
+	for (size_t i = 0; i < cfg->n_statics; i++) {
+		const struct dhcp_static_lease *st = &cfg->statics[i];
+
+		if (is_reserved(s, st->ip)) {
+			g_message("%s: static lease of " MAC_FMT " left out: %s is the network's own",
+				  s->name, MAC_ARGS(st->mac), ip_str(st->ip, buf));
+			continue;
+		}
+		s->statics[s->cfg.n_statics] = *st;
+		s->statics[s->cfg.n_statics++].hostname = g_strdup(st->hostname);
+	}
+	s->cfg.statics = s->statics;
+}
+
 static void copy_config(struct dhcp_server *s, const struct dhcp_server_config *cfg)
 {
 	s->cfg = *cfg;
@@ -675,12 +744,11 @@ static void copy_config(struct dhcp_server *s, const struct dhcp_server_config *
 	s->cfg.state_file = g_strdup(cfg->state_file);
 	s->name = cfg->name ? g_strdup_printf("%s: dhcp", cfg->name) : g_strdup("dhcp");
 	s->cfg.search = NULL;		/* encoded below, not kept */
-	s->statics = g_new0(struct dhcp_static_lease, cfg->n_statics + 1);
-	for (size_t i = 0; i < cfg->n_statics; i++) {
-		s->statics[i] = cfg->statics[i];
-		s->statics[i].hostname = g_strdup(cfg->statics[i].hostname);
-	}
-	s->cfg.statics = s->statics;
+	s->reserved = g_new0(struct in_addr, cfg->n_reserved + 1);
+	if (cfg->n_reserved)
+		memcpy(s->reserved, cfg->reserved, cfg->n_reserved * sizeof(*s->reserved));
+	s->cfg.reserved = s->reserved;
+	copy_statics(s, cfg);
 	s->lease_time = cfg->lease_time_s ? cfg->lease_time_s : LEASE_TIME_FALLBACK_S;
 	for (const char *const *p = cfg->search; p && *p; p++)
 		if (!encode_search_name(s, *p))
@@ -724,6 +792,7 @@ void dhcp_server_free(struct dhcp_server *s)
 	for (size_t i = 0; i < s->cfg.n_statics; i++)
 		g_free(s->statics[i].hostname);
 	g_free(s->statics);
+	g_free(s->reserved);
 	g_free((char *)s->cfg.domain);
 	g_free((char *)s->cfg.state_file);
 	g_free(s->name);

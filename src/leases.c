@@ -110,17 +110,43 @@ const struct lease *lease_table_by_ip(const struct lease_table *t, struct in_add
 	return l->ip.s_addr == ip.s_addr && lease_is_live(l, now) ? l : NULL;
 }
 
+static bool names(const struct lease *l, const char *name, int64_t now)
+{
+	return g_ascii_strcasecmp(l->hostname, name) == 0 && lease_is_live(l, now);
+}
+
 const struct lease *lease_table_by_name(const struct lease_table *t, const char *name, int64_t now)
 {
+	const struct lease *found = NULL;
+
 	if (!name || !*name)		/* "" means unknown: it names nobody */
 		return NULL;
+	/* A static name is the administrator's: no VM's lease may shadow it,
+	 * even one recorded before the rule that keeps names unique existed. */
 	for (guint i = 0; i < t->leases->len; i++) {
 		const struct lease *l = lease_at(t, i);
 
-		if (g_ascii_strcasecmp(l->hostname, name) == 0 && lease_is_live(l, now))
+		if (!names(l, name, now))
+			continue;
+		if (l->is_static)
 			return l;
+		if (!found)
+			found = l;
 	}
-	return NULL;
+	return found;
+}
+
+bool lease_table_name_taken(const struct lease_table *t, const char *name, const uint8_t mac[6], int64_t now)
+{
+	if (!name || !*name)
+		return false;
+	for (guint i = 0; i < t->leases->len; i++) {
+		const struct lease *l = lease_at(t, i);
+
+		if (names(l, name, now) && memcmp(l->mac, mac, 6) != 0)
+			return true;
+	}
+	return false;
 }
 
 void lease_table_foreach(const struct lease_table *t, void (*fn)(const struct lease *l, void *opaque),

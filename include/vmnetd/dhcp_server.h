@@ -41,6 +41,12 @@ struct dhcp_server_config {
 	const char *const *search;	/* option 119, NULL-terminated; NULL: none */
 	const struct dhcp_static_lease *statics;
 	size_t n_statics;
+	/* Never handed out, offered, acknowledged nor taken back from the state
+	 * file: addresses the network's own services use even when no option
+	 * names them (libslirp answers on its DNS and guestfwd addresses). A
+	 * static lease on one of them is dropped. */
+	const struct in_addr *reserved;
+	size_t n_reserved;
 	const char *state_file;		/* NULL: leases only in memory */
 	const char *name;		/* the network, for the log; NULL: none */
 };
@@ -56,8 +62,10 @@ struct dhcp_reply {
 struct dhcp_server;
 
 /* Copies what it needs of @cfg; fills @leases with the static leases and
- * those of the state file that have not expired. Fails (with a message)
- * only when the state file exists and cannot be read. */
+ * those of the state file, each its MAC's until the later of its recorded
+ * expiry and one lease time from @now (renewals are not written, so a
+ * recorded expiry may long have passed for a VM that is still up). Fails
+ * (with a message) only when the state file exists and cannot be read. */
 struct dhcp_server *dhcp_server_new(const struct dhcp_server_config *cfg,
 				    struct lease_table *leases, int64_t now, GError **err);
 void dhcp_server_free(struct dhcp_server *s);
@@ -65,7 +73,9 @@ void dhcp_server_free(struct dhcp_server *s);
 /* Handles one client message (@msg: the UDP payload sent to port 67).
  * Returns true and fills @reply when an answer is due (OFFER, ACK, NAK);
  * false for RELEASE, DECLINE, anything malformed or not for us.
- * @now is wall-clock seconds. Writes the state file when leases change. */
+ * @now is wall-clock seconds. Writes the state file only when the set of
+ * acknowledged leases changes (a MAC, address or host name comes or goes),
+ * never for a plain renewal, so no client can make the loop wait on disk. */
 bool dhcp_server_input(struct dhcp_server *s, const uint8_t *msg, size_t len, int64_t now,
 		       struct dhcp_reply *reply);
 

@@ -38,8 +38,12 @@ void lease_table_expire(struct lease_table *t, int64_t now);
  * Expired leases are not returned (@now in wall-clock seconds). */
 const struct lease *lease_table_by_mac(const struct lease_table *t, const uint8_t mac[6], int64_t now);
 const struct lease *lease_table_by_ip(const struct lease_table *t, struct in_addr ip, int64_t now);
-/* Host names compare case-insensitively, as DNS does. */
+/* Host names compare case-insensitively, as DNS does; a static lease
+ * holding @name wins over dynamic ones, whatever their addresses. */
 const struct lease *lease_table_by_name(const struct lease_table *t, const char *name, int64_t now);
+/* True when a live lease of a MAC other than @mac holds @name (compared as
+ * above; static leases are always live); false for "" and NULL. */
+bool lease_table_name_taken(const struct lease_table *t, const char *name, const uint8_t mac[6], int64_t now);
 
 /* Calls @fn for every lease, in address order. */
 void lease_table_foreach(const struct lease_table *t, void (*fn)(const struct lease *l, void *opaque),

@@ -826,7 +826,7 @@ static void test_state_roundtrip(struct fixture *f, gconstpointer data)
 	l = lease_of(f, 1, T0 + 100);
 	g_assert_nonnull(l);
 	g_assert_cmpuint(l->ip.s_addr, ==, a.s_addr);
-	g_assert_cmpint(l->expires, ==, T0 + LEASE_S);
+	g_assert_cmpint(l->expires, ==, T0 + 100 + LEASE_S);	/* a lease time from the restart */
 	g_assert_cmpstr(l->hostname, ==, "vm");
 	g_assert_null(lease_of(f, 3, T0 + 100));
 	g_assert_cmpuint(lease_table_size(f->leases), ==, 3);	/* two leases and the static one */
@@ -844,10 +844,89 @@ static void test_state_roundtrip(struct fixture *f, gconstpointer data)
 	g_assert_null(lease_of(f, 2, T0 + 200));
 	g_assert_nonnull(lease_of(f, 1, T0 + 200));
 
-	/* Expired by the time the daemon comes back: not restored. */
+	/* Past its recorded expiry when the daemon comes back: still its MAC's
+	 * for a lease time, as renewals are not written. */
 	fixture_stop(f);
-	fixture_start(f, T0 + LEASE_S);
-	g_assert_cmpuint(lease_table_size(f->leases), ==, 1);
+	fixture_start(f, T0 + 5 * LEASE_S);
+	g_assert_cmpuint(lease_table_size(f->leases), ==, 2);
+	g_assert_cmpint(lease_of(f, 1, T0 + 5 * LEASE_S)->expires, ==, T0 + 6 * LEASE_S);
+	/* Not renewed then: it leaves the file at its next write. */
+	get_lease(f, 4, NULL, T0 + 7 * LEASE_S);
+	fixture_stop(f);
+	fixture_start(f, T0 + 7 * LEASE_S);
+	g_assert_null(lease_of(f, 1, INT64_MIN));
+	g_assert_nonnull(lease_of(f, 4, T0 + 7 * LEASE_S));
+	g_assert_cmpuint(lease_table_size(f->leases), ==, 2);
+}
+
+#define MARK "# not rewritten\n"
+
+/* Renewals, however many, leave the state file alone (each write is an
+ * fsync on the daemon's one loop); a lease that comes back after a restart
+ * long past its recorded expiry is still the renewing VM's. */
+static void test_state_renewals(struct fixture *f, gconstpointer data)
+{
+	struct dhcp_reply rep;
+	struct in_addr a;
+	const struct lease *l;
+	char mine[INET_ADDRSTRLEN];
+	g_autofree char *state = NULL, *text = NULL, *marked = NULL;
+	int64_t t = T0;
+
+	(void)data;
+	start_with_file(f);
+	state = (char *)f->cfg.state_file;
+	a = get_lease(f, 1, NULL, T0);
+	g_strlcpy(mine, ip_str(a), sizeof(mine));
+	/* A line the server never writes: it stays as long as the file is not rewritten. */
+	g_assert_true(g_file_get_contents(state, &text, NULL, NULL));
+	marked = g_strconcat(text, MARK, NULL);
+	g_assert_true(g_file_set_contents(state, marked, -1, NULL));
+	for (int i = 0; i < 100; i++) {
+		t += LEASE_S / 2;
+		/* RENEWING, REBINDING, INIT-REBOOT with the same name: all renewals. */
+		g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = 1,
+							   .ciaddr = i % 3 == 2 ? NULL : mine,
+							   .requested = i % 3 == 2 ? mine : NULL,
+							   .hostname = i % 3 ? "vm" : NULL, .broadcast = i % 3 == 1 },
+					  t, &rep), ==, DHCPACK);
+		/* A DISCOVER from the VM on the way: offers are not written either. */
+		if (i % 10 == 0)
+			g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPDISCOVER, .mac = 1 }, t, &rep), ==,
+					 DHCPOFFER);
+		/* Nor are the static host's requests. */
+		if (i % 10 == 5)
+			g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = STATIC_MAC,
+								   .requested = "10.0.0.50" }, t, &rep), ==, DHCPACK);
+	}
+	g_free(text);
+	g_assert_true(g_file_get_contents(state, &text, NULL, NULL));
+	g_assert_cmpstr(text, ==, marked);
+
+	/* Restarted 50 lease times after the recorded expiry: still the VM's. */
+	fixture_stop(f);
+	fixture_start(f, t + 10);
+	l = lease_of(f, 1, t + 10);
+	g_assert_nonnull(l);
+	g_assert_cmpuint(l->ip.s_addr, ==, a.s_addr);
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = 2, .requested = mine }, t + 10,
+				  &rep), ==, DHCPNAK);
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPDISCOVER, .mac = 2, .requested = mine }, t + 10,
+				  &rep), ==, DHCPOFFER);
+	g_assert_cmpstr(ip_str(yiaddr(&rep)), !=, mine);
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = 1, .ciaddr = mine }, t + 20, &rep),
+			 ==, DHCPACK);
+	g_free(text);
+	g_assert_true(g_file_get_contents(state, &text, NULL, NULL));
+	g_assert_cmpstr(text, ==, marked);
+
+	/* A new host name is news: written. */
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = 1, .ciaddr = mine,
+						   .hostname = "renamed" }, t + 30, &rep), ==, DHCPACK);
+	g_free(text);
+	g_assert_true(g_file_get_contents(state, &text, NULL, NULL));
+	g_assert_null(strstr(text, MARK));
+	g_assert_nonnull(strstr(text, " renamed\n"));
 }
 
 static void test_state_garbage(struct fixture *f, gconstpointer data)
@@ -920,6 +999,116 @@ static void test_state_unreadable(struct fixture *f, gconstpointer data)
 	g_error_free(err);
 	g_rmdir(state);
 	lease_table_free(t);
+}
+
+/* A client's host name is recorded only when no other MAC's live lease
+ * holds it: no VM can take over a static host's name or another VM's. */
+static void test_name_taken(struct fixture *f, gconstpointer data)
+{
+	static const char text[] = "52:54:00:12:34:05 10.0.0.105 1800000000 FIXED\n"
+				   "52:54:00:12:34:06 10.0.0.106 1800000000 dup\n"
+				   "52:54:00:12:34:07 10.0.0.107 1800000000 Dup\n";
+	struct dhcp_reply rep;
+	uint8_t mac[6];
+	g_autofree char *state = NULL;
+
+	(void)data;
+	/* The static host's name. */
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = 1, .requested = "10.0.0.101",
+						   .hostname = "Fixed" }, T0, &rep), ==, DHCPACK);
+	g_assert_cmpstr(lease_of(f, 1, T0)->hostname, ==, "");
+	g_assert_true(lease_table_by_name(f->leases, "fixed", T0)->is_static);
+	/* Another VM's name, acknowledged or only offered. */
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = 1, .requested = "10.0.0.101",
+						   .hostname = "db" }, T0, &rep), ==, DHCPACK);
+	g_assert_cmpstr(lease_of(f, 1, T0)->hostname, ==, "db");
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPDISCOVER, .mac = 2, .hostname = "DB" }, T0, &rep),
+			 ==, DHCPOFFER);
+	g_assert_cmpstr(lease_of(f, 2, T0)->hostname, ==, "");
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = 2, .requested = "10.0.0.102",
+						   .hostname = "DB" }, T0, &rep), ==, DHCPACK);
+	g_assert_cmpstr(lease_of(f, 2, T0)->hostname, ==, "");
+	mac_of(1, mac);
+	g_assert_cmpmem(lease_table_by_name(f->leases, "db", T0)->mac, 6, mac, 6);
+	/* Its own name again is no clash. */
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = 1, .ciaddr = "10.0.0.101",
+						   .hostname = "db" }, T0 + 1, &rep), ==, DHCPACK);
+	g_assert_cmpstr(lease_of(f, 1, T0 + 1)->hostname, ==, "db");
+	/* Once that lease has expired, the name is free; the old holder, back
+	 * silent, does not get it again. */
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = 2, .ciaddr = "10.0.0.102",
+						   .hostname = "db" }, T0 + 2 * LEASE_S, &rep), ==, DHCPACK);
+	g_assert_cmpstr(lease_of(f, 2, T0 + 2 * LEASE_S)->hostname, ==, "db");
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = 1, .requested = "10.0.0.101" },
+				  T0 + 2 * LEASE_S, &rep), ==, DHCPACK);
+	g_assert_cmpstr(lease_of(f, 1, T0 + 2 * LEASE_S)->hostname, ==, "");
+	/* The static host keeps its configured name whatever it sends. */
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = STATIC_MAC, .requested = "10.0.0.50",
+						   .hostname = "db" }, T0 + 2 * LEASE_S, &rep), ==, DHCPACK);
+	g_assert_cmpstr(lease_of(f, STATIC_MAC, T0)->hostname, ==, "fixed");
+
+	/* From the state file: the static name and a name taken by an earlier line are left out. */
+	start_with_file(f);
+	state = (char *)f->cfg.state_file;
+	fixture_stop(f);
+	g_assert_true(g_file_set_contents(state, text, sizeof(text) - 1, NULL));
+	fixture_start(f, T0);
+	g_assert_cmpuint(lease_table_size(f->leases), ==, 4);
+	g_assert_cmpstr(lease_of(f, 5, T0)->hostname, ==, "");
+	g_assert_cmpstr(lease_of(f, 6, T0)->hostname, ==, "dup");
+	g_assert_cmpstr(lease_of(f, 7, T0)->hostname, ==, "");
+	g_assert_true(lease_table_by_name(f->leases, "fixed", T0)->is_static);
+}
+
+/* Reserved addresses (the NAT's own services) are never anyone's. */
+static void test_reserved(struct fixture *f, gconstpointer data)
+{
+	static const char text[] = "52:54:00:12:34:05 10.0.0.103 1800000000 a\n"
+				   "52:54:00:12:34:06 10.0.0.104 1800000000 b\n";
+	const struct in_addr reserved[] = { ip4("10.0.0.100"), ip4("10.0.0.103"), ip4("10.0.0.50") };
+	struct dhcp_reply rep;
+	g_autofree char *state = NULL;
+
+	(void)data;
+	fixture_stop(f);
+	f->cfg.reserved = reserved;
+	f->cfg.n_reserved = G_N_ELEMENTS(reserved);
+	fixture_start(f, T0);
+	/* The static lease on a reserved address is left out. */
+	g_assert_null(lease_of(f, STATIC_MAC, T0));
+	/* Asked for by INIT-REBOOT, RENEWING or SELECTING: NAK. */
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = 1, .requested = "10.0.0.100" }, T0,
+				  &rep), ==, DHCPNAK);
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = 1, .ciaddr = "10.0.0.103" }, T0,
+				  &rep), ==, DHCPNAK);
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = 1, .requested = "10.0.0.103",
+						   .server_id = "10.0.0.1" }, T0, &rep), ==, DHCPNAK);
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPREQUEST, .mac = STATIC_MAC,
+						   .requested = "10.0.0.50" }, T0, &rep), ==, DHCPNAK);
+	g_assert_null(lease_of(f, 1, T0));
+	/* Asked for in a DISCOVER: another address. */
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPDISCOVER, .mac = 1, .requested = "10.0.0.103" }, T0,
+				  &rep), ==, DHCPOFFER);
+	g_assert_cmpstr(ip_str(yiaddr(&rep)), ==, "10.0.0.101");
+	/* The whole pool handed out (11 addresses less 2): never a reserved one. */
+	for (uint8_t m = 1; m <= 9; m++) {
+		const char *ip = ip_str(get_lease(f, m, NULL, T0));
+
+		g_assert_cmpstr(ip, !=, "10.0.0.100");
+		g_assert_cmpstr(ip, !=, "10.0.0.103");
+	}
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPDISCOVER, .mac = 10 }, T0, &rep), ==, 0);
+	g_assert_cmpuint(send_req(f, &(struct req){ .type = DHCPDISCOVER, .mac = STATIC_MAC }, T0, &rep), ==, 0);
+
+	/* Nor taken back from the state file. */
+	start_with_file(f);
+	state = (char *)f->cfg.state_file;
+	fixture_stop(f);
+	g_assert_true(g_file_set_contents(state, text, sizeof(text) - 1, NULL));
+	fixture_start(f, T0);
+	g_assert_null(lease_of(f, 5, T0));
+	g_assert_nonnull(lease_of(f, 6, T0));
+	g_assert_cmpuint(lease_table_size(f->leases), ==, 1);
 }
 
 /* Snooping */
@@ -1175,6 +1364,9 @@ int main(int argc, char **argv)
 	ADD("/dhcp/state/round-trip", test_state_roundtrip);
 	ADD("/dhcp/state/garbage", test_state_garbage);
 	ADD("/dhcp/state/unreadable", test_state_unreadable);
+	ADD("/dhcp/state/renewals-not-written", test_state_renewals);
+	ADD("/dhcp/server/name-taken", test_name_taken);
+	ADD("/dhcp/server/reserved", test_reserved);
 	ADD("/dhcp/snoop/ack", test_snoop_ack);
 	g_test_add_func("/dhcp/snoop/request", test_snoop_request);
 	g_test_add_func("/dhcp/options/walk", test_opt_walk);

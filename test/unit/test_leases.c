@@ -165,6 +165,41 @@ static void test_names(void)
 	lease_table_free(NULL);
 }
 
+/* A name is taken when another MAC's live lease holds it, in any case. */
+static void test_name_taken(void)
+{
+	struct lease_table *t = lease_table_new();
+	struct lease d = mk(1, "10.0.0.101", "web", 100), s = mk(2, "10.0.0.50", "db", 0);
+	const uint8_t other[6] = { 0x52, 0x54, 0, 0, 0, 3 };
+
+	s.is_static = true;
+	lease_table_set(t, &d);
+	lease_table_set(t, &s);
+	g_assert_true(lease_table_name_taken(t, "DB", d.mac, 0));
+	g_assert_true(lease_table_name_taken(t, "db", other, INT64_MAX));	/* statics never expire */
+	g_assert_false(lease_table_name_taken(t, "db", s.mac, 0));		/* its own */
+	g_assert_true(lease_table_name_taken(t, "Web", other, 99));
+	g_assert_false(lease_table_name_taken(t, "web", other, 100));	/* expired: free again */
+	g_assert_false(lease_table_name_taken(t, "web", d.mac, 99));
+	g_assert_false(lease_table_name_taken(t, "mail", other, 0));
+	g_assert_false(lease_table_name_taken(t, "", other, 0));		/* "" names nobody */
+	g_assert_false(lease_table_name_taken(t, NULL, other, 0));
+	lease_table_free(t);
+}
+
+/* A static lease's name wins over a dynamic one, even at a lower address. */
+static void test_name_static_wins(void)
+{
+	struct lease_table *t = lease_table_new();
+	struct lease d = mk(1, "10.0.0.2", "db", 1000), s = mk(2, "10.0.0.50", "DB", 0);
+
+	s.is_static = true;
+	lease_table_set(t, &d);
+	lease_table_set(t, &s);
+	g_assert_true(lease_table_by_name(t, "db", 0)->is_static);
+	lease_table_free(t);
+}
+
 /* Many random sets keep one lease per MAC and per address, in order. */
 static void test_random(void)
 {
@@ -201,6 +236,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/leases/remove-mac", test_remove_mac);
 	g_test_add_func("/leases/foreach-order", test_foreach_order);
 	g_test_add_func("/leases/names", test_names);
+	g_test_add_func("/leases/name-taken", test_name_taken);
+	g_test_add_func("/leases/name-static-wins", test_name_static_wins);
 	g_test_add_func("/leases/random", test_random);
 	return g_test_run();
 }
