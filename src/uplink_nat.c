@@ -60,6 +60,8 @@ static void snoop_ack(struct uplink_nat *nat, const uint8_t *frame, size_t len)
 	name = g_hash_table_lookup(nat->hostnames, &key);
 	if (!l.hostname[0] && name)
 		g_strlcpy(l.hostname, name, sizeof(l.hostname));
+	if (lease_table_name_taken(nat->leases, l.hostname, l.mac, time(NULL)))
+		l.hostname[0] = '\0';	/* another VM's name is not taken over */
 	lease_table_set(nat->leases, &l);
 	inet_ntop(AF_INET, &l.ip, a, sizeof(a));
 	g_message("%s: " MAC_FMT " is %s%s%s%s", nat->net_name, MAC_ARGS(m), a,
@@ -218,6 +220,7 @@ static bool start_dhcp(struct uplink_nat *nat, const struct net_config *nc, GErr
 {
 	const struct nat_config *c = &nc->nat;
 	struct in_addr last = { c->net.s_addr | ~c->mask.s_addr };
+	g_autoptr(GArray) reserved = g_array_new(FALSE, FALSE, sizeof(struct in_addr));
 	struct dhcp_server_config dc = {
 		.server_id = c->host, .netmask = c->mask, .pool_start = c->dhcp_start,
 		.router = c->restricted ? (struct in_addr){ 0 } : c->host,
@@ -231,6 +234,13 @@ static bool start_dhcp(struct uplink_nat *nat, const struct net_config *nc, GErr
 
 	last.s_addr = htonl(ntohl(last.s_addr) - 1);
 	dc.pool_end = last;
+	/* libslirp answers for these itself, whatever the leases say. */
+	g_array_append_val(reserved, c->host);
+	g_array_append_val(reserved, c->dns);
+	for (guint i = 0; i < c->guestfwds->len; i++)
+		g_array_append_val(reserved, g_array_index(c->guestfwds, struct guestfwd, i).addr);
+	dc.reserved = (const struct in_addr *)reserved->data;
+	dc.n_reserved = reserved->len;
 	slirp_mac4(c->host, sc.mac);
 	nat->svc = netsvc_new(&sc, nat->leases, from_svc, &nat->port, err);
 	return nat->svc != NULL;

@@ -101,13 +101,15 @@ static const uint8_t *find_option(const uint8_t *opts, size_t len, uint8_t code)
 }
 
 /* A NAT network's settings as `vmnetd` with no options gives them. */
-static void default_net(struct net_config *nc)
+static void default_net(struct net_config *nc, const char *opts)
 {
 	memset(nc, 0, sizeof(*nc));
 	nc->name = "default";
 	nc->mode = NET_MODE_NAT;
 	nc->mtu = NAT_MTU_DEFAULT;
 	nat_config_init(&nc->nat);
+	if (opts)
+		g_assert_true(nat_config_parse(&nc->nat, "--nat", opts, NULL));
 	g_assert_true(nat_config_finish(&nc->nat, "--nat", NULL));
 }
 
@@ -122,13 +124,13 @@ struct rig {
 	GByteArray *last;
 };
 
-static void rig_up(struct rig *r, bool dhcp_vmnetd)
+static void rig_up_with(struct rig *r, bool dhcp_vmnetd, const char *opts)
 {
 	r->l = loop_new();
 	r->sw = switch_new(SWITCH_AGEING_NS);
 	r->set = port_set_new(r->l, r->sw);
 	r->leases = lease_table_new();
-	default_net(&r->nc);
+	default_net(&r->nc, opts);
 	r->nc.dhcp_vmnetd = dhcp_vmnetd;
 	r->nat = uplink_nat_new(r->set, &r->nc, r->leases, "vmnetd", "--nat", NULL);
 	g_assert_nonnull(r->nat);
@@ -136,6 +138,11 @@ static void rig_up(struct rig *r, bool dhcp_vmnetd)
 	r->vm->last = r->last = g_byte_array_new();
 	port_init(&r->vm->port, &vm_ops, g_strdup("fake-vm"));
 	port_attach(r->set, &r->vm->port, -1, 0, NULL);
+}
+
+static void rig_up(struct rig *r, bool dhcp_vmnetd)
+{
+	rig_up_with(r, dhcp_vmnetd, NULL);
 }
 
 static void rig_down(struct rig *r)
@@ -261,6 +268,28 @@ static void test_dhcp_vmnetd_per_port_cap(void)
 	g_byte_array_unref(last2);
 }
 
+/* dhcp=vmnetd never leases what libslirp answers for itself (a guestfwd
+ * address inside the pool). */
+static void test_dhcp_vmnetd_reserved(void)
+{
+	struct rig r;
+	uint8_t f[600];
+	size_t len = build_request(f);
+	uint8_t *opts = f + 14 + 20 + 8 + 236;
+	struct udp4_view v;
+	const uint8_t *opt;
+
+	opts[12] = 100;			/* asks for 10.0.2.100, the guestfwd address */
+	rig_up_with(&r, true, "guestfwd=tcp:10.0.2.100:8000-unix:/nonexistent");
+	port_input(&r.vm->port, f, len);
+	g_assert_cmpuint(r.vm->frames, ==, 1);
+	g_assert_true(frame_udp4(r.last->data, r.last->len, &v));
+	opt = find_option(v.payload + 236, v.payload_len - 236, 53);
+	g_assert_nonnull(opt);
+	g_assert_cmpuint(opt[0], ==, 6);	/* NAK */
+	rig_down(&r);
+}
+
 /* A DISCOVER for a MAC other than the sender's gets nothing: no VM drains
  * the pool with made-up addresses. */
 static void test_dhcp_vmnetd_foreign_chaddr(void)
@@ -284,5 +313,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/uplink-nat/dhcp-vmnetd", test_dhcp_vmnetd);
 	g_test_add_func("/uplink-nat/dhcp-vmnetd-foreign-chaddr", test_dhcp_vmnetd_foreign_chaddr);
 	g_test_add_func("/uplink-nat/dhcp-vmnetd-per-port-cap", test_dhcp_vmnetd_per_port_cap);
+	g_test_add_func("/uplink-nat/dhcp-vmnetd-reserved", test_dhcp_vmnetd_reserved);
 	return g_test_run();
 }
