@@ -23,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NETUTIL = os.path.join(HERE, "netutil.py")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 VMNETD = os.environ.get("VMNETD", os.path.join(HERE, "../../build/vmnetd"))
+NETWORKD = "/lib/systemd/systemd-networkd"
 
 OUT_ADDR = "192.0.2.2"
 HOST_ADDR = "192.0.2.1"
@@ -219,6 +220,58 @@ class Guest:
             return dict(line.rstrip("\n")[4:].split("=", 1) for line in f
                         if line.startswith("new_") and "=" in line)
 
+    def networkd(self, timeout=30, limit=120):
+        """Run systemd-networkd (DHCP=ipv4 on vmt0 only) in the guest's
+        namespace until it has configured vmt0 from a DHCP lease; returns the
+        lease file networkd wrote (KEY=value, as a dict) and the running
+        networkd's Proc. Stop it when done (it then releases the lease and
+        unconfigures vmt0); the Lab stops it otherwise, and it is killed
+        after `limit` seconds whatever happens to this process.
+
+        It runs in its own mount and UTS namespaces (unshare), where a
+        directory of the Lab is bound over /run/systemd (its configuration,
+        then its state and leases, readable from here), the directories of
+        .network files and /run/dbus are hidden behind empty tmpfs (only our
+        file applies, no system bus is reached) and /sys is read-only: that
+        makes networkd take udev as absent, as in a container, and not wait
+        for udev to initialize links. The host's /run/systemd, /etc and
+        hostname are not touched; the mounts go with the process."""
+        lab = self.lab
+        run = os.path.join(lab.dir, f"networkd-{self.name}")
+        shutil.rmtree(run, ignore_errors=True)
+        os.makedirs(os.path.join(run, "network"))
+        os.chmod(run, 0o755)
+        with open(os.path.join(run, "network", "10-vmt0.network"), "w") as f:
+            f.write(NETWORKD_NETWORK)
+        ifindex = int(lab.run(self.ns, "cat", "/sys/class/net/vmt0/ifindex").stdout)
+        lease_file = os.path.join(run, "netif", "leases", str(ifindex))
+        state_file = os.path.join(run, "netif", "links", str(ifindex))
+        env = dict(os.environ, SYSTEMD_LOG_TARGET="console", SYSTEMD_LOG_LEVEL="debug",
+                   SYSTEMD_LOG_COLOR="0")
+        p = lab.spawn(self.ns, ["unshare", "--mount", "--uts", "--propagation", "private",
+                                "sh", "-ec", NETWORKD_SH, "networkd", run, str(limit), NETWORKD],
+                      name=f"networkd-{self.name}", env=env)
+
+        def configured():           # networkd's own word: address, routes, MTU set
+            if p.p.poll() is not None:
+                return True
+            try:
+                with open(state_file) as f:
+                    return "ADMIN_STATE=configured\n" in f.read()
+            except FileNotFoundError:
+                return False
+        try:
+            wait_until(configured, timeout, f"{self.name}'s systemd-networkd to configure vmt0")
+            check(p.p.poll() is None, f"systemd-networkd exited ({p.p.returncode})")
+            with open(lease_file) as f:
+                return dict(line.rstrip("\n").split("=", 1) for line in f
+                            if "=" in line and not line.startswith("#")), p
+        except BaseException as e:
+            p.stop()
+            if isinstance(e, AssertionError):
+                raise AssertionError(f"{e}:\n{p.output()[-3000:]}") from None
+            raise
+
     def netutil(self, *args, timeout=120):
         return self.lab.netutil(self.ns, *args, timeout=timeout)
 
@@ -259,6 +312,35 @@ BOUND|RENEW|REBIND|REBOOT)
     ;;
 esac
 exit 0
+"""
+
+
+NETWORKD_NETWORK = """[Match]
+Name=vmt0
+
+[Network]
+DHCP=ipv4
+LinkLocalAddressing=no
+IPv6AcceptRA=no
+
+[DHCPv4]
+UseMTU=yes
+# It would ask hostnamed, or set the (unshared) hostname itself.
+UseHostname=no
+"""
+
+# $1: the directory bound over /run/systemd; $2: seconds before SIGKILL;
+# $3: systemd-networkd.
+# `ip netns exec` gave us a fresh sysfs of the namespace; unshare a private
+# mount namespace, so nothing here propagates to the host's mounts.
+NETWORKD_SH = """
+mount -o remount,bind,ro /sys
+mount --bind "$1" /run/systemd
+for d in /run/dbus /etc/systemd/network /usr/local/lib/systemd/network \\
+         /usr/lib/systemd/network /lib/systemd/network; do
+    if [ -d "$d" ]; then mount -t tmpfs -o ro,mode=0755 tmpfs "$d"; fi
+done
+exec timeout -s KILL "$2" "$3"
 """
 
 
