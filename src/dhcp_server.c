@@ -287,20 +287,6 @@ out:
 	g_string_free(w.text, TRUE);
 }
 
-static bool parse_mac(const char *str, uint8_t mac[6])
-{
-	unsigned b[6];
-	int end = 0;
-
-	if (strlen(str) != 17 ||
-	    sscanf(str, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6 ||
-	    end != 17)
-		return false;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	return true;
-}
-
 /* One line of the state file into @l; false for anything that does not parse. */
 static bool parse_state_line(const char *line, struct lease *l)
 {
@@ -309,7 +295,7 @@ static bool parse_state_line(const char *line, struct lease *l)
 	gint64 expires;
 
 	*l = (struct lease){ 0 };
-	if (n < 3 || n > 4 || !parse_mac(tok[0], l->mac) || inet_pton(AF_INET, tok[1], &l->ip) != 1)
+	if (n < 3 || n > 4 || !mac_parse(tok[0], l->mac) || inet_pton(AF_INET, tok[1], &l->ip) != 1)
 		return false;
 	if (!g_ascii_string_to_signed(tok[2], 10, G_MININT64, G_MAXINT64, &expires, NULL))
 		return false;
@@ -663,7 +649,7 @@ bool dhcp_server_input(struct dhcp_server *s, const uint8_t *msg, size_t len, in
 {
 	struct dhcp_msg m;
 
-	if (!parse_msg(msg, len, BOOTREQUEST, &m) || (m.mac[0] & 1) || !memcmp(m.mac, "\0\0\0\0\0\0", 6))
+	if (!parse_msg(msg, len, BOOTREQUEST, &m) || mac_is_group(m.mac) || mac_is_zero(m.mac))
 		return false;		/* malformed, or a group or zero MAC nobody could lease to */
 	if (memcmp(msg + BOOTP_GIADDR, "\0\0\0\0", 4) != 0)
 		return false;		/* relayed: we serve our own segment only */

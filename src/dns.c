@@ -13,7 +13,6 @@
 #include "vmnetd/frame.h"
 
 #define DNS_HDR_LEN	12	/* RFC 1035 4.1.1: ID, flags, four counts */
-#define DNS_LABEL_MAX	63	/* RFC 1035 2.3.4; also all a length byte may say (top bits 00) */
 #define DNS_NAME_MAX	255	/* RFC 1035 2.3.4: wire length, root's zero byte included */
 #define DNS_LABELS_MAX	128	/* a 255-byte name holds at most 127 one-byte labels */
 /* Room for "NAME." ahead of the domain, so every NAME.<domain> is a legal name. */

@@ -119,7 +119,8 @@ size_t frame_build_udp4(uint8_t *buf, size_t size, const struct frame_addrs *a, 
 	put_be16(udp + 2, dport);
 	put_be16(udp + 4, UDP_HLEN + plen);
 	put_be16(udp + 6, 0);
-	memcpy(udp + UDP_HLEN, payload, plen);
+	if (plen)		/* memcpy's source may not be NULL, even for 0 bytes */
+		memcpy(udp + UDP_HLEN, payload, plen);
 	csum = l4_checksum(buf + ETH_HLEN, udp, UDP_HLEN + plen, IPPROTO_UDP_);
 	put_be16(udp + 6, csum ? csum : 0xffff);
 	return total;

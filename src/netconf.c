@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "vmnetd/dns.h"
 #include "vmnetd/error.h"
 #include "vmnetd/mac.h"
 #include "vmnetd/netconf.h"
@@ -21,7 +22,6 @@
 #define LEASE_TIME_MIN		60
 /* A year: longer means "forever", which outlives any VM's address. */
 #define LEASE_TIME_MAX		31536000
-#define DNS_LABEL_MAX		63	/* RFC 1035 2.3.4 */
 #define DNS_NAME_MAX		253	/* RFC 1035 2.3.4, without the final dot */
 
 /* Host-only defaults are VirtualBox's: 192.168.56.0/24, host .1, pool .101-.254. */

@@ -11,6 +11,7 @@
 
 #define DNS_PORT	53
 #define DNS_UDP_MAX	512	/* RFC 1035 UDP message limit (no EDNS) */
+#define DNS_LABEL_MAX	63	/* RFC 1035 2.3.4; also all a length byte may say (top bits 00) */
 
 /* Where names come from: the caller's lease table and its own names. */
 struct dns_names {
