@@ -81,6 +81,18 @@ static void refuse(struct uplink_hostonly *ho, const uint8_t *frame, size_t len,
 		port_input(&ho->port, reply, n);
 }
 
+/* TCP to port 53: the host address's DNS is vmnetd's own, over UDP; over
+ * TCP libslirp would reach whatever resolver the host runs on its loopback,
+ * and that one may ask the outside. */
+static bool tcp_to_dns(const uint8_t *frame, size_t len, const uint8_t *ip)
+{
+	size_t ihl = (ip[0] & 0xf) * 4;
+	const uint8_t *tcp = frame_ptr((uint8_t *)frame, len, ETH_HLEN + ihl, 4);
+
+	return ip[9] == IPPROTO_TCP_ && !(get_be16(ip + 6) & 0x1fff) && tcp &&
+	       get_be16(tcp + 2) == DNS_PORT;
+}
+
 static enum port_verdict ho_deliver(struct port *p, const uint8_t *frame, size_t len)
 {
 	struct uplink_hostonly *ho = (struct uplink_hostonly *)p;
@@ -98,7 +110,7 @@ static enum port_verdict ho_deliver(struct port *p, const uint8_t *frame, size_t
 	ip = frame_ip4((uint8_t *)frame, len);
 	if (!ip)
 		return PORT_QUEUED;
-	if (!memcmp(ip + 16, &ho->host.s_addr, 4))
+	if (!memcmp(ip + 16, &ho->host.s_addr, 4) && !tcp_to_dns(frame, len, ip))
 		return to_host(ho, frame, len);
 	refuse(ho, frame, len, ip);
 	return PORT_QUEUED;

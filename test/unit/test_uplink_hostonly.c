@@ -151,13 +151,17 @@ static void test_refusals(void)
 					  (const uint8_t *)"x", 1));
 	g_assert_cmpuint(r.vm->frames, ==, 2);
 	g_assert_cmpuint(r.last->data[ETH_HLEN + 9], ==, IPPROTO_ICMP_);
+	/* TCP to the host's port 53: refused too (its DNS is vmnetd's, UDP only). */
+	port_input(&r.vm->port, f, packet(f, host_mac, "192.168.56.1", IPPROTO_TCP_, 53, NULL, 0));
+	g_assert_cmpuint(r.vm->frames, ==, 3);
+	g_assert_cmpuint(r.last->data[ETH_HLEN + IP4_HLEN + 13] & 0x04, ==, 0x04);
 	/* Never an answer to a broadcast, multicast or loopback destination... */
 	port_input(&r.vm->port, f, packet(f, host_mac, "224.0.0.1", IPPROTO_UDP_, 7, NULL, 0));
 	port_input(&r.vm->port, f, packet(f, host_mac, "192.168.56.255", IPPROTO_UDP_, 7, NULL, 0));
 	port_input(&r.vm->port, f, packet(f, host_mac, "127.0.0.1", IPPROTO_UDP_, 7, NULL, 0));
 	/* ...nor to a frame flooded past us on its way to another VM. */
 	port_input(&r.vm->port, f, packet(f, other_mac, "203.0.113.10", IPPROTO_TCP_, 80, NULL, 0));
-	g_assert_cmpuint(r.vm->frames, ==, 2);
+	g_assert_cmpuint(r.vm->frames, ==, 3);
 	rig_down(&r);
 }
 
