@@ -5,6 +5,8 @@
  * area padded with zeros after the end option; the option fits there, so the
  * frame keeps its length and only the UDP checksum changes.
  */
+#include <string.h>
+
 #include "vmnetd/dhcp_mtu.h"
 #include "vmnetd/dhcp_options.h"
 #include "vmnetd/frame.h"
@@ -29,6 +31,14 @@ bool dhcp_is_reply(const uint8_t *frame, size_t len)
 
 	/* The view's pointers are writable, but nothing writes through them here. */
 	return dhcp_reply_view((uint8_t *)frame, len, &v);
+}
+
+bool dhcp_is_reply_from(const uint8_t *frame, size_t len, struct in_addr server)
+{
+	struct udp4_view v;
+
+	return dhcp_reply_view((uint8_t *)frame, len, &v) &&
+	       !memcmp(v.ip + 12, &server.s_addr, 4);
 }
 
 /* Offset in the payload of the end option, or 0 when absent, when an option

@@ -28,6 +28,7 @@ struct uplink_nat {
 	GHashTable *hostnames;	/* MAC key -> the name a client asked with */
 	char *net_name;
 	uint16_t mtu;
+	struct in_addr server;	/* libslirp's DHCP server: the gateway address */
 };
 
 /* Note the host name a client sends, for the lease its ACK will carry. */
@@ -114,7 +115,8 @@ static void from_slirp(void *opaque, const uint8_t *frame, size_t len)
 	struct uplink_nat *nat = opaque;
 	uint8_t copy[DHCP_FRAME_MAX];
 
-	if (!nat->svc && len <= sizeof(copy) && dhcp_is_reply(frame, len)) {
+	/* Only libslirp's own server: a host outside may answer on UDP 67 too. */
+	if (!nat->svc && len <= sizeof(copy) && dhcp_is_reply_from(frame, len, nat->server)) {
 		memcpy(copy, frame, len);
 		if (dhcp_add_mtu(copy, len, nat->mtu))
 			frame = copy;
@@ -259,6 +261,7 @@ struct port *uplink_nat_new(struct port_set *set, const struct net_config *cfg,
 	nat->leases = leases;
 	nat->net_name = g_strdup(cfg->name);
 	nat->mtu = cfg->nat.mtu;
+	nat->server = cfg->nat.host;
 	nat->hostnames = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	fill_slirp_config(&sc, cfg);
 	nat->stack = slirp_stack_new(port_set_loop(set), &sc, &nat->port, from_slirp, nat, err);

@@ -1,4 +1,5 @@
 /* test_dhcp_mtu.c - option 26 added to DHCP replies, and frames it must leave alone. */
+#include <arpa/inet.h>
 #include <glib.h>
 #include <string.h>
 
@@ -103,6 +104,15 @@ static void test_leaves_others(void)
 	build_reply(f, typical, sizeof(typical));
 	put_be16(f + 34, 53);			/* DNS, not DHCP */
 	g_assert_false(dhcp_is_reply(f, FRAME_LEN));
+
+	/* A UDP 67 -> 68 datagram from a host outside is not libslirp's reply. */
+	build_reply(f, typical, sizeof(typical));
+	g_assert_true(dhcp_is_reply_from(f, FRAME_LEN, (struct in_addr){ htonl(0x0a000202) }));
+	f[14 + 12] = 203;
+	f[14 + 13] = 0;
+	f[14 + 14] = 113;
+	f[14 + 15] = 10;
+	g_assert_false(dhcp_is_reply_from(f, FRAME_LEN, (struct in_addr){ htonl(0x0a000202) }));
 
 	build_reply(f, typical, sizeof(typical));
 	f[14 + 20 + 8] = 1;			/* a request, not a reply */
