@@ -41,6 +41,21 @@ static uint32_t sum16(const uint8_t *p, size_t n, uint32_t sum)
 }
 
 /* The ones' complement of the folded ones' complement sum. */
+bool frame_tcp4_dst(const uint8_t *frame, size_t len, struct in_addr *dst, uint16_t *dport)
+{
+	uint8_t *ip = frame_ip4((uint8_t *)frame, len);
+	const uint8_t *tcp;
+
+	if (!ip || ip[9] != IPPROTO_TCP_ || (get_be16(ip + 6) & 0x1fff))
+		return false;
+	tcp = frame_ptr((uint8_t *)frame, len, ETH_HLEN + (ip[0] & 0xf) * 4, 4);
+	if (!tcp)
+		return false;
+	memcpy(&dst->s_addr, ip + 16, 4);
+	*dport = get_be16(tcp + 2);
+	return true;
+}
+
 static uint16_t fold(uint32_t sum)
 {
 	while (sum >> 16)

@@ -78,6 +78,8 @@ static struct net_config *net_config_new(const char *name, enum net_mode mode)
 	n->mode = mode;
 	n->mtu = NAT_MTU_DEFAULT;
 	n->port_macs = NET_PORT_MACS_DEFAULT;
+	n->max_ports = NET_MAX_PORTS_DEFAULT;
+	n->port_security = true;
 	nat_config_init(&n->nat);
 	hostonly_init(&n->ho);
 	n->listen = g_array_new(FALSE, TRUE, sizeof(struct endpoint));
@@ -460,6 +462,20 @@ static bool key_port_macs(struct net_config *n, const char *what, const char *ke
 	return true;
 }
 
+static bool key_max_ports(struct net_config *n, const char *what, const char *key,
+			  const char *val, GError **err)
+{
+	guint64 v;
+
+	if (!netopt_parse_uint(val, 1, NET_FDB_BUDGET, &v)) {
+		vmnetd_set_error(err, "%s %s=%s: must be a number from 1 to %d", what, key, val,
+				 NET_FDB_BUDGET);
+		return false;
+	}
+	n->max_ports = v;
+	return true;
+}
+
 static bool key_dhcp(struct net_config *n, const char *what, const char *key, const char *val,
 		     GError **err)
 {
@@ -504,6 +520,10 @@ static bool apply_key(struct loader *ld, struct net_config *n, const char *what,
 		return netopt_parse_mtu(what, val, &n->mtu, err);
 	if (!strcmp(key, "port-macs"))
 		return key_port_macs(n, what, key, val, err);
+	if (!strcmp(key, "max-ports"))
+		return key_max_ports(n, what, key, val, err);
+	if (!strcmp(key, "port-security"))
+		return netopt_parse_bool(what, key, val, &n->port_security, err);
 	if (!strcmp(key, "listen") || !strcmp(key, "connect"))
 		return key_endpoint(ld, n, what, key, val, err);
 	if (!strcmp(key, "lease-file"))
@@ -827,6 +847,12 @@ static bool finish_hostonly(struct hostonly_config *ho, const char *what, GError
 
 static bool finish_network(struct net_config *n, const char *what, GError **err)
 {
+	if ((guint64)n->port_macs * n->max_ports > NET_FDB_BUDGET) {
+		vmnetd_set_error(err, "%s: port-macs=%u x max-ports=%u is more than the MAC table "
+				 "holds for VMs (%d)", what, n->port_macs, n->max_ports,
+				 NET_FDB_BUDGET);
+		return false;
+	}
 	if (n->mode == NET_MODE_HOSTONLY)
 		return finish_hostonly(&n->ho, what, err);
 	if (n->lease_file && !n->dhcp_vmnetd) {

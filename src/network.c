@@ -4,11 +4,14 @@
  * senders that waited). */
 #include <arpa/inet.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vmnetd/listener.h"
 #include "vmnetd/mac.h"
 #include "vmnetd/network.h"
 #include "vmnetd/port_stream.h"
+#include "vmnetd/portsec.h"
+#include "vmnetd/selfports.h"
 #include "vmnetd/uplink_hostonly.h"
 #include "vmnetd/uplink_nat.h"
 
@@ -25,7 +28,11 @@ struct network {
 	struct loop_hook *resume_hook;
 	GPtrArray *listeners;
 	GPtrArray *connectors;
+	GPtrArray *selfports;	/* GArray of struct endpoint_addr per TCP listener */
 	unsigned port_macs;
+	unsigned max_ports;	/* VM ports at once */
+	uint64_t ports_refused;
+	struct portsec *portsec;	/* NULL with port-security=off */
 };
 
 static void on_ageing(void *opaque)
@@ -63,6 +70,47 @@ static char *describe_port(void *opaque, const struct port *p)
 			       l->hostname[0] ? " (" : "", l->hostname, l->hostname[0] ? ")" : "");
 }
 
+static bool portsec_filter(void *opaque, struct vswitch *sw, struct port *in,
+			   const uint8_t *frame, size_t len, int64_t now_ns)
+{
+	return portsec_allow(opaque, sw, in, frame, len, now_ns);
+}
+
+static void portsec_gone(void *opaque, const struct port *p)
+{
+	portsec_forget(opaque, p);
+}
+
+/* The addresses the uplink and its services answer for: no VM may claim them. */
+static void start_portsec(struct network *net, const struct net_config *cfg)
+{
+	g_autoptr(GArray) own4 = g_array_new(FALSE, FALSE, sizeof(struct in_addr));
+	g_autoptr(GArray) own6 = g_array_new(FALSE, FALSE, sizeof(struct in6_addr));
+
+	if (!cfg->port_security)
+		return;
+	if (cfg->mode == NET_MODE_HOSTONLY) {
+		g_array_append_val(own4, cfg->ho.host);
+	} else {
+		const struct nat_config *c = &cfg->nat;
+
+		if (c->ipv4) {
+			g_array_append_val(own4, c->host);
+			g_array_append_val(own4, c->dns);
+			for (guint i = 0; i < c->guestfwds->len; i++)
+				g_array_append_val(own4,
+						   g_array_index(c->guestfwds, struct guestfwd, i).addr);
+		}
+		if (c->ipv6) {
+			g_array_append_val(own6, c->ip6_host);
+			g_array_append_val(own6, c->ip6_dns);
+		}
+	}
+	net->portsec = portsec_new(net->leases, (struct in_addr *)own4->data, own4->len,
+				   (struct in6_addr *)own6->data, own6->len);
+	switch_set_filter(net->sw, portsec_filter, portsec_gone, net->portsec);
+}
+
 static bool add_uplink(struct network *net, const struct net_config *cfg, const char *what,
 		       const char *relay_exe, GError **err)
 {
@@ -83,15 +131,18 @@ struct network *network_new(struct loop *l, const struct net_config *cfg, const 
 	net->name = g_strdup(cfg->name);
 	net->loop = l;
 	net->port_macs = cfg->port_macs ? cfg->port_macs : PORT_FDB_MAX_DEFAULT;
+	net->max_ports = cfg->max_ports ? cfg->max_ports : NET_MAX_PORTS_DEFAULT;
 	net->sw = switch_new(SWITCH_AGEING_NS);
 	net->ports = port_set_new(l, net->sw);
 	port_set_describe(net->ports, describe_port, net);
 	net->leases = lease_table_new();
 	net->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)listener_free);
 	net->connectors = g_ptr_array_new_with_free_func((GDestroyNotify)connector_free);
+	net->selfports = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
 	net->ageing = loop_timer_new(l, on_ageing, net);
 	loop_timer_arm(net->ageing, loop_now(l) + SWITCH_AGEING_NS);
 	net->resume_hook = loop_add_hook(l, resume_waiting, net);
+	start_portsec(net, cfg);
 	if (!add_uplink(net, cfg, what, relay_exe, err)) {
 		network_free(net);
 		return NULL;
@@ -99,10 +150,36 @@ struct network *network_new(struct loop *l, const struct net_config *cfg, const 
 	return net;
 }
 
+/* max-ports= keeps one network's memory bounded: past it, newcomers wait
+ * outside (their socket is closed), said once per thousand. */
+static void count_vm_port(struct port *p, void *opaque)
+{
+	*(unsigned *)opaque += !p->uplink;
+}
+
+static bool room_for_port(struct network *net, const char *name)
+{
+	unsigned n = 0;
+
+	network_foreach_port(net, count_vm_port, &n);
+	if (n < net->max_ports)
+		return true;
+	if (net->ports_refused++ % 1000 == 0)
+		g_message("%s: %s refused: the network has its %u ports (max-ports=)", net->name,
+			  name, net->max_ports);
+	return false;
+}
+
 struct port *network_attach_stream(struct network *net, int fd, char *name)
 {
-	struct port *p = port_stream_new(net->ports, fd, name);
+	struct port *p;
 
+	if (!room_for_port(net, name)) {
+		close(fd);
+		g_free(name);
+		return NULL;
+	}
+	p = port_stream_new(net->ports, fd, name);
 	if (p)
 		p->fdb_max = net->port_macs;
 	return p;
@@ -117,14 +194,36 @@ static struct port *attach_stream(void *opaque, int fd, char *name)
 	return network_attach_stream(net, fd, g_steal_pointer(&full));
 }
 
+/* Note (or forget) a TCP listener's addresses as the daemon's own. */
+static void note_selfports(GArray *addrs, bool add)
+{
+	for (guint i = 0; addrs && i < addrs->len; i++) {
+		const struct sockaddr *sa =
+			(const struct sockaddr *)&g_array_index(addrs, struct endpoint_addr, i).ss;
+
+		if (add)
+			selfports_add(sa);
+		else
+			selfports_del(sa);
+	}
+}
+
 bool network_listen(struct network *net, const struct endpoint *ep, unsigned socket_mode,
 		    GError **err)
 {
 	struct listener *li = listener_new(net->loop, ep, socket_mode, attach_stream, net, err);
 
-	if (li)
-		g_ptr_array_add(net->listeners, li);
-	return li != NULL;
+	if (!li)
+		return false;
+	g_ptr_array_add(net->listeners, li);
+	if (ep->type == ENDPOINT_TCP) {
+		GArray *addrs = endpoint_resolve(ep, NULL);
+
+		note_selfports(addrs, true);
+		if (addrs)
+			g_ptr_array_add(net->selfports, addrs);
+	}
+	return true;
 }
 
 bool network_connect(struct network *net, const struct endpoint *ep, GError **err)
@@ -141,6 +240,7 @@ static void network_destroy(void *ptr)
 	struct network *net = ptr;
 
 	switch_free(net->sw);
+	portsec_free(net->portsec);
 	lease_table_free(net->leases);
 	g_free(net->name);
 	g_free(net);
@@ -152,6 +252,9 @@ void network_free(struct network *net)
 		return;
 	g_ptr_array_free(net->listeners, TRUE);
 	g_ptr_array_free(net->connectors, TRUE);
+	for (guint i = 0; i < net->selfports->len; i++)
+		note_selfports(g_ptr_array_index(net->selfports, i), false);
+	g_ptr_array_free(net->selfports, TRUE);
 	port_set_free(net->ports);	/* the uplink too */
 	loop_timer_free(net->ageing);
 	loop_del_hook(net->loop, net->resume_hook);

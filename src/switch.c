@@ -26,6 +26,9 @@ struct vswitch {
 	GHashTable *fdb;	/* &entry->key -> entry */
 	int64_t ageing_ns;
 	struct switch_stats stats;
+	switch_filter_fn filter;
+	switch_port_gone_fn port_gone;
+	void *filter_opaque;
 };
 
 struct vswitch *switch_new(int64_t ageing_ns)
@@ -47,6 +50,14 @@ void switch_free(struct vswitch *sw)
 	g_free(sw);
 }
 
+void switch_set_filter(struct vswitch *sw, switch_filter_fn fn, switch_port_gone_fn gone,
+		       void *opaque)
+{
+	sw->filter = fn;
+	sw->port_gone = gone;
+	sw->filter_opaque = opaque;
+}
+
 void switch_add_port(struct vswitch *sw, struct port *p)
 {
 	p->sw = sw;
@@ -63,6 +74,8 @@ void switch_del_port(struct vswitch *sw, struct port *p)
 {
 	g_hash_table_foreach_remove(sw->fdb, entry_is_on_port, p);
 	p->fdb_entries = 0;
+	if (sw->port_gone)
+		sw->port_gone(sw->filter_opaque, p);
 	g_ptr_array_remove(sw->ports, p);
 	p->sw = NULL;
 	p->blocked_on = NULL;
@@ -148,6 +161,12 @@ void switch_input(struct vswitch *sw, struct port *in, const uint8_t *frame, siz
 
 	if (len < 14) {
 		sw->stats.runts++;
+		return;
+	}
+	if (sw->filter && !in->uplink &&
+	    !sw->filter(sw->filter_opaque, sw, in, frame, len, now_ns)) {
+		sw->stats.filtered++;
+		in->stats.rx_drops++;
 		return;
 	}
 	in->stats.rx_frames++;

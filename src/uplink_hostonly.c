@@ -16,6 +16,7 @@
 #include "vmnetd/frame.h"
 #include "vmnetd/netsvc.h"
 #include "vmnetd/port_tap.h"
+#include "vmnetd/selfports.h"
 #include "vmnetd/slirp_stack.h"
 #include "vmnetd/switch.h"
 #include "vmnetd/uplink_hostonly.h"
@@ -83,14 +84,16 @@ static void refuse(struct uplink_hostonly *ho, const uint8_t *frame, size_t len,
 
 /* TCP to port 53: the host address's DNS is vmnetd's own, over UDP; over
  * TCP libslirp would reach whatever resolver the host runs on its loopback,
- * and that one may ask the outside. */
-static bool tcp_to_dns(const uint8_t *frame, size_t len, const uint8_t *ip)
+ * and that one may ask the outside. TCP to the daemon's own listeners: a
+ * guest must not attach itself more ports. */
+static bool tcp_refused(const struct uplink_hostonly *ho, const uint8_t *frame, size_t len)
 {
-	size_t ihl = (ip[0] & 0xf) * 4;
-	const uint8_t *tcp = frame_ptr((uint8_t *)frame, len, ETH_HLEN + ihl, 4);
+	struct in_addr dst;
+	uint16_t dport;
 
-	return ip[9] == IPPROTO_TCP_ && !(get_be16(ip + 6) & 0x1fff) && tcp &&
-	       get_be16(tcp + 2) == DNS_PORT;
+	if (!frame_tcp4_dst(frame, len, &dst, &dport))
+		return false;
+	return dport == DNS_PORT || selfports_blocks(dst, dport, ho->host);
 }
 
 static enum port_verdict ho_deliver(struct port *p, const uint8_t *frame, size_t len)
@@ -110,7 +113,7 @@ static enum port_verdict ho_deliver(struct port *p, const uint8_t *frame, size_t
 	ip = frame_ip4((uint8_t *)frame, len);
 	if (!ip)
 		return PORT_QUEUED;
-	if (!memcmp(ip + 16, &ho->host.s_addr, 4) && !tcp_to_dns(frame, len, ip))
+	if (!memcmp(ip + 16, &ho->host.s_addr, 4) && !tcp_refused(ho, frame, len))
 		return to_host(ho, frame, len);
 	refuse(ho, frame, len, ip);
 	return PORT_QUEUED;
@@ -240,6 +243,7 @@ struct port *uplink_hostonly_new(struct port_set *set, const struct net_config *
 	ho->host = cfg->ho.host;
 	ho->bcast.s_addr = cfg->ho.net.s_addr | ~cfg->ho.mask.s_addr;
 	slirp_mac4(ho->host, ho->mac);
+	ho->port.uplink = true;
 	ho->port.may_pause = !tap;	/* libslirp's sockets can wait; a TAP cannot */
 	ho->port.backlog_high = tap ? TAP_QUEUE_SIZE / 2 : SIZE_MAX;
 	ho->port.max_frame = TAP_FRAME_MAX;

@@ -13,7 +13,9 @@
 #include "vmnetd/dhcp_mtu.h"
 #include "vmnetd/error.h"
 #include "vmnetd/mac.h"
+#include "vmnetd/frame.h"
 #include "vmnetd/netsvc.h"
+#include "vmnetd/selfports.h"
 #include "vmnetd/slirp_stack.h"
 #include "vmnetd/switch.h"
 #include "vmnetd/uplink_nat.h"
@@ -69,11 +71,32 @@ static void snoop_ack(struct uplink_nat *nat, const uint8_t *frame, size_t len)
 		  l.hostname[0] ? " (" : "", l.hostname, l.hostname[0] ? ")" : "");
 }
 
+/* A guest's connection to one of the daemon's own listeners (10.0.2.2 leads
+ * to the host's loopback): reset, so no guest attaches itself more ports. */
+static bool refuse_selfport(struct uplink_nat *nat, const uint8_t *frame, size_t len)
+{
+	uint8_t reply[FRAME_REJECT_MAX], mac[6];
+	struct in_addr dst;
+	uint16_t dport;
+	size_t n;
+
+	if (!frame_tcp4_dst(frame, len, &dst, &dport) ||
+	    !selfports_blocks(dst, dport, nat->server))
+		return false;
+	slirp_mac4(nat->server, mac);
+	n = frame_build_reject4(reply, frame, len, mac);
+	if (n)
+		port_input(&nat->port, reply, n);
+	return true;
+}
+
 static enum port_verdict nat_deliver(struct port *p, const uint8_t *frame, size_t len)
 {
 	struct uplink_nat *nat = (struct uplink_nat *)p;
 
 	if (nat->svc && netsvc_handle(nat->svc, frame, len))
+		return PORT_QUEUED;
+	if (refuse_selfport(nat, frame, len))
 		return PORT_QUEUED;
 	if (!nat->svc && len >= 42 && frame[12] == 0x08 && frame[13] == 0x00 &&
 	    (frame[0] & 1))		/* DHCP requests are broadcast */
@@ -258,6 +281,7 @@ struct port *uplink_nat_new(struct port_set *set, const struct net_config *cfg,
 	port_init(&nat->port, &nat_ops, g_strdup_printf("%s: nat", cfg->name));
 	nat->port.backlog_high = SIZE_MAX;
 	nat->port.may_pause = true;
+	nat->port.uplink = true;
 	nat->leases = leases;
 	nat->net_name = g_strdup(cfg->name);
 	nat->mtu = cfg->nat.mtu;

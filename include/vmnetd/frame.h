@@ -54,6 +54,10 @@ void udp4_update_checksum(struct udp4_view *v);
 /* The IPv4 header of @frame (an IPv4 packet, whole header inside), or NULL. */
 uint8_t *frame_ip4(uint8_t *frame, size_t len);
 
+/* Where an IPv4 TCP segment in @frame goes (first fragments and whole
+ * datagrams only). False for anything else. */
+bool frame_tcp4_dst(const uint8_t *frame, size_t len, struct in_addr *dst, uint16_t *dport);
+
 /* Who a built frame is from and to. */
 struct frame_addrs {
 	uint8_t src_mac[6], dst_mac[6];

@@ -16,7 +16,11 @@
 #include "vmnetd/netopts.h"
 
 #define NET_DEFAULT_NAME	"default"
-#define NET_PORT_MACS_DEFAULT	256	/* MACs one port may own; a VM needs one */
+#define NET_PORT_MACS_DEFAULT	32	/* MACs one port may own; a VM needs one, containers behind it a few */
+#define NET_MAX_PORTS_DEFAULT	64	/* VMs on one network: each may cost ~2.3 MiB of queues */
+/* MACs the ports of one network may own together: the switch's 4,096 less
+ * room for the uplink's own, so a full table never keeps a newcomer out. */
+#define NET_FDB_BUDGET		4032
 #define HOSTONLY_LEASE_TIME_DEFAULT 3600	/* seconds, as VMware's vmnet DHCP */
 
 enum net_mode { NET_MODE_NAT, NET_MODE_HOSTONLY };
@@ -43,6 +47,8 @@ struct net_config {
 	enum net_mode mode;
 	unsigned mtu;			/* both modes; NAT's copy lives in nat.mtu too */
 	unsigned port_macs;		/* port-macs=: MACs one port may own */
+	unsigned max_ports;		/* max-ports=: VM ports at once */
+	bool port_security;		/* port-security=: a VM may use only its own addresses */
 	bool dhcp_vmnetd;		/* NAT dhcp=vmnetd: vmnetd's DHCP server, not libslirp's */
 	char *lease_file;		/* lease-file=: DHCP state file; NULL: memory only */
 	struct nat_config nat;		/* mode NAT: libslirp's settings */

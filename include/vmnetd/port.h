@@ -65,6 +65,7 @@ struct port {
 	struct port_stats stats;
 	unsigned fdb_entries;		/* MACs learned on this port */
 	unsigned fdb_max;		/* MACs it may own (learned), PORT_FDB_MAX_DEFAULT unless set */
+	bool uplink;			/* an uplink or service: its frames are not filtered */
 	uint8_t mac[6];			/* the first MAC learned on it: a VM's own */
 	bool has_mac;
 

@@ -18,10 +18,21 @@ struct switch_stats {
 	uint64_t hairpin_drops;	/* destination sits behind the ingress port */
 	uint64_t learn_refused;	/* table or per-port limit reached */
 	uint64_t runts;		/* shorter than an Ethernet header */
+	uint64_t filtered;	/* refused by the filter (port security) */
 };
 
 struct vswitch *switch_new(int64_t ageing_ns);
 void switch_free(struct vswitch *sw);
+
+/* Decides whether a VM port may send a frame, before anything is learned
+ * from it; uplinks' frames are not asked about. */
+typedef bool (*switch_filter_fn)(void *opaque, struct vswitch *sw, struct port *in,
+				 const uint8_t *frame, size_t len, int64_t now_ns);
+/* Told when a port leaves, so the filter forgets what it held. */
+typedef void (*switch_port_gone_fn)(void *opaque, const struct port *p);
+/* Install (or, with NULL, remove) the filter. */
+void switch_set_filter(struct vswitch *sw, switch_filter_fn fn, switch_port_gone_fn gone,
+		       void *opaque);
 
 void switch_add_port(struct vswitch *sw, struct port *p);
 /* Forgets the port's MACs and clears blocked_on of every source waiting on it. */

@@ -10,6 +10,7 @@
 #include "vmnetd/loop.h"
 #include "vmnetd/netconf.h"
 #include "vmnetd/netsvc.h"
+#include "vmnetd/selfports.h"
 #include "vmnetd/netopts.h"
 #include "vmnetd/switch.h"
 #include "vmnetd/uplink_nat.h"
@@ -290,6 +291,49 @@ static void test_dhcp_vmnetd_reserved(void)
 	rig_down(&r);
 }
 
+/* A SYN from the VM (10.0.2.15) to @dst:@dport through the gateway's MAC. */
+static size_t syn_to(uint8_t *f, uint32_t dst, uint16_t dport)
+{
+	struct frame_addrs a = { .src = { htonl(0x0a00020f) }, .dst = { htonl(dst) },
+				 .dst_mac = { 0x52, 0x55, 10, 0, 2, 2 } };
+	uint8_t *ip = f + ETH_HLEN, *tcp = ip + IP4_HLEN;
+	size_t n;
+
+	memcpy(a.src_mac, vm_mac, 6);
+	n = frame_build_udp4(f, 128, &a, 40000, dport, (const uint8_t[12]){ 0 }, 12);
+	g_assert_cmpuint(n, >, 0);
+	ip[9] = IPPROTO_TCP_;		/* the same bytes made a bare SYN */
+	memset(tcp + 4, 0, 16);
+	tcp[12] = 5 << 4;
+	tcp[13] = 0x02;
+	return n;
+}
+
+/* A guest cannot reach the daemon's own TCP listener through the gateway
+ * (10.0.2.2 leads to the host's loopback): its SYN is reset at once. */
+static void test_selfport_refused(void)
+{
+	struct rig r;
+	uint8_t f[128];
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(5555),
+				   .sin_addr = { htonl(INADDR_LOOPBACK) } };
+
+	selfports_add((struct sockaddr *)&sin);
+	g_assert_true(selfports_blocks((struct in_addr){ htonl(0x0a000202) }, 5555,
+				       (struct in_addr){ htonl(0x0a000202) }));
+	g_assert_false(selfports_blocks((struct in_addr){ htonl(0xcb00710a) }, 5555,
+					(struct in_addr){ htonl(0x0a000202) }));
+	rig_up(&r, false);
+	port_input(&r.vm->port, f, syn_to(f, 0x0a000202, 5555));
+	g_assert_cmpuint(r.vm->frames, ==, 1);
+	g_assert_cmpuint(r.last->data[ETH_HLEN + 9], ==, IPPROTO_TCP_);
+	g_assert_cmpuint(r.last->data[ETH_HLEN + IP4_HLEN + 13] & 0x04, ==, 0x04);	/* RST */
+	rig_down(&r);
+	selfports_del((struct sockaddr *)&sin);
+	g_assert_false(selfports_blocks((struct in_addr){ htonl(0x0a000202) }, 5555,
+					(struct in_addr){ htonl(0x0a000202) }));
+}
+
 /* A DISCOVER for a MAC other than the sender's gets nothing: no VM drains
  * the pool with made-up addresses. */
 static void test_dhcp_vmnetd_foreign_chaddr(void)
@@ -314,5 +358,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/uplink-nat/dhcp-vmnetd-foreign-chaddr", test_dhcp_vmnetd_foreign_chaddr);
 	g_test_add_func("/uplink-nat/dhcp-vmnetd-per-port-cap", test_dhcp_vmnetd_per_port_cap);
 	g_test_add_func("/uplink-nat/dhcp-vmnetd-reserved", test_dhcp_vmnetd_reserved);
+	g_test_add_func("/uplink-nat/selfport-refused", test_selfport_refused);
 	return g_test_run();
 }
