@@ -88,6 +88,39 @@ void switch_del_port(struct vswitch *sw, struct port *p)
 	}
 }
 
+/* The table is full: make room for @in by forgetting the oldest MAC of the
+ * port that holds the most, so a newcomer is learned and the port that
+ * filled the table pays. False when no other port holds more than @in. */
+static bool evict_for(struct vswitch *sw, struct port *in)
+{
+	struct port *big = NULL;
+	struct fdb_entry *oldest = NULL;
+	GHashTableIter it;
+	gpointer value;
+
+	for (guint i = 0; i < sw->ports->len; i++) {
+		struct port *p = g_ptr_array_index(sw->ports, i);
+
+		if (!big || p->fdb_entries > big->fdb_entries)
+			big = p;
+	}
+	if (!big || big == in || big->fdb_entries <= in->fdb_entries + 1)
+		return false;
+	g_hash_table_iter_init(&it, sw->fdb);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		struct fdb_entry *e = value;
+
+		if (e->port == big && !e->is_static &&
+		    (!oldest || e->last_seen_ns < oldest->last_seen_ns))
+			oldest = e;
+	}
+	if (!oldest)
+		return false;
+	big->fdb_entries--;
+	g_hash_table_remove(sw->fdb, &oldest->key);
+	return true;
+}
+
 static void learn(struct vswitch *sw, struct port *in, const uint8_t mac[6], int64_t now_ns)
 {
 	gint64 key = mac_key(mac);
@@ -114,8 +147,8 @@ static void learn(struct vswitch *sw, struct port *in, const uint8_t mac[6], int
 		}
 		return;
 	}
-	if (g_hash_table_size(sw->fdb) >= SWITCH_FDB_MAX ||
-	    in->fdb_entries >= in->fdb_max) {
+	if (in->fdb_entries >= in->fdb_max ||
+	    (g_hash_table_size(sw->fdb) >= SWITCH_FDB_MAX && !evict_for(sw, in))) {
 		sw->stats.learn_refused++;
 		return;
 	}

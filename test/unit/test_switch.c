@@ -255,6 +255,33 @@ static void test_port_limit(struct fixture *fx, gconstpointer data)
 	g_assert_cmpuint(fx->p[0].port.fdb_entries, ==, 2);
 }
 
+/* A table filled by one port still learns a newcomer's MAC: the port that
+ * filled it loses its oldest. */
+static void test_full_table_evicts(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+
+	(void)data;
+	fx->p[0].port.fdb_max = SWITCH_FDB_MAX;
+	for (unsigned i = 0; i < SWITCH_FDB_MAX; i++) {
+		make_frame(f, 0xee, 0);
+		f[8] = 1;
+		f[9] = i >> 8;
+		f[10] = i & 0xff;
+		switch_input(fx->sw, &fx->p[0].port, f, 60, i);
+	}
+	g_assert_cmpuint(switch_fdb_size(fx->sw), ==, SWITCH_FDB_MAX);
+	make_frame(f, 0xee, 7);
+	switch_input(fx->sw, &fx->p[1].port, f, 60, SWITCH_FDB_MAX);
+	g_assert_true(switch_lookup(fx->sw, f + 6, SWITCH_FDB_MAX) == &fx->p[1].port);
+	g_assert_cmpuint(switch_fdb_size(fx->sw), ==, SWITCH_FDB_MAX);
+	g_assert_cmpuint(fx->p[0].port.fdb_entries, ==, SWITCH_FDB_MAX - 1);
+	/* The oldest of p0's went: the one learned at time 0. */
+	make_frame(f, 0xee, 0);
+	f[8] = 1;
+	g_assert_null(switch_lookup(fx->sw, f + 6, SWITCH_FDB_MAX));
+}
+
 static void count_entry(const uint8_t mac[6], struct port *p, bool is_static, int64_t age,
 			void *opaque)
 {
@@ -367,6 +394,7 @@ int main(int argc, char **argv)
 	ADD("/switch/lookup-expiry", test_lookup_expiry);
 	ADD("/switch/port-limit", test_port_limit);
 	ADD("/switch/foreach", test_foreach);
+	ADD("/switch/full-table-evicts", test_full_table_evicts);
 	ADD("/switch/runt", test_runt);
 	ADD("/switch/backpressure", test_backpressure);
 	return g_test_run();
