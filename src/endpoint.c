@@ -1,7 +1,11 @@
 /* endpoint.c - parse unix:/tcp: socket addresses, open them to listen or connect,
- * and print the QEMU -netdev stream arguments that reach them. */
+ * print the QEMU -netdev stream arguments that reach them, and tell which
+ * local user is at the other end of a TCP connection. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -139,41 +143,117 @@ static bool unix_socket_alive(const struct endpoint *ep)
 	return alive;
 }
 
-static int listen_unix(const struct endpoint *ep, unsigned mode, GError **err)
+/* Anyone who may write the directory can swap the socket file for a link
+ * between our checks and our use of the path; the sticky bit keeps others'
+ * hands off files that are not theirs, as in /tmp. */
+static bool check_socket_dir(const char *path, GError **err)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	struct stat st;
+
+	if (stat(dir, &st) < 0) {
+		vmnetd_set_error(err, "unix:%s: directory %s: %s", path, dir, g_strerror(errno));
+		return false;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		vmnetd_set_error(err, "unix:%s: directory %s is writable by group or others and "
+				 "not sticky: another user could replace the socket; use a "
+				 "directory only you can write", path, dir);
+		return false;
+	}
+	return true;
+}
+
+/* A socket file left by a daemon that died is ours to replace; anything
+ * else at the path is an error. */
+static bool remove_stale(const struct endpoint *ep, GError **err)
+{
+	struct stat st;
+
+	if (lstat(ep->path, &st) < 0)
+		return true;
+	if (!S_ISSOCK(st.st_mode)) {
+		vmnetd_set_error(err, "%s exists and is not a socket", ep->path);
+		return false;
+	}
+	if (unix_socket_alive(ep)) {
+		vmnetd_set_error(err, "%s is in use by a running program", ep->path);
+		return false;
+	}
+	g_message("replacing stale socket %s", ep->path);
+	unlink(ep->path);
+	return true;
+}
+
+/* The file is born with exactly @mode: never chmod() a path, which someone
+ * may have turned into a link to another file by then. The umask is
+ * process-wide, so this holds only because the daemon is single-threaded
+ * while it binds; it is restored at once. */
+static int bind_with_mode(int fd, const struct endpoint *ep, unsigned mode)
 {
 	struct sockaddr_un sun;
 	socklen_t len = unix_addr(ep, &sun);
-	struct stat st;
-	int fd;
-
-	if (lstat(ep->path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			vmnetd_set_error(err, "%s exists and is not a socket", ep->path);
-			return -1;
-		}
-		if (unix_socket_alive(ep)) {
-			vmnetd_set_error(err, "%s is in use by a running program", ep->path);
-			return -1;
-		}
-		g_message("replacing stale socket %s", ep->path);
-		unlink(ep->path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		goto fail;
-	/* Bind with a closed umask so the socket never exists wider than @mode. */
-	mode_t old = umask(0777);
+	mode_t old = umask(~mode & 0777);
 	int rc = bind(fd, (struct sockaddr *)&sun, len);
+	int saved = errno;
 
 	umask(old);
-	if (rc < 0 || chmod(ep->path, mode) < 0 || listen(fd, 64) < 0)
+	errno = saved;
+	return rc;
+}
+
+/* Remember which file we made; a default ACL on the directory overrides the
+ * umask, and then the mode is not ours to choose. */
+static void note_socket_file(const struct endpoint *ep, unsigned mode, struct endpoint_file *f)
+{
+	struct stat st;
+
+	if (lstat(ep->path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
+	*f = (struct endpoint_file){ .dev = st.st_dev, .ino = st.st_ino, .made = true };
+	if ((st.st_mode & 07777) != mode)
+		g_warning("unix:%s: created with mode %04o, not %04o (a default ACL on its "
+			  "directory?)", ep->path, st.st_mode & 07777, mode);
+}
+
+static int listen_unix(const struct endpoint *ep, unsigned mode, struct endpoint_file *f,
+		       GError **err)
+{
+	int fd;
+
+	if (!check_socket_dir(ep->path, err) || !remove_stale(ep, err))
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind_with_mode(fd, ep, mode) < 0)
+		goto fail;
+	note_socket_file(ep, mode, f);
+	if (listen(fd, 64) < 0)
 		goto fail;
 	return fd;
 fail:
 	vmnetd_set_error(err, "unix:%s: %s", ep->path, g_strerror(errno));
 	if (fd >= 0)
 		close(fd);
+	endpoint_unlink_own(ep, f);
 	return -1;
+}
+
+void endpoint_unlink_own(const struct endpoint *ep, struct endpoint_file *f)
+{
+	struct stat st;
+
+	if (!f->made)
+		return;
+	f->made = false;
+	/* Only the owner of the file or of the directory (checked at bind) can
+	 * swap it between this lstat() and the unlink(). */
+	if (lstat(ep->path, &st) < 0)
+		return;
+	if (st.st_dev != f->dev || st.st_ino != f->ino) {
+		g_message("unix:%s is no longer the socket vmnetd made: left in place", ep->path);
+		return;
+	}
+	unlink(ep->path);
 }
 
 static int listen_tcp(const struct endpoint *ep, GError **err)
@@ -203,9 +283,11 @@ static int listen_tcp(const struct endpoint *ep, GError **err)
 	return fd;
 }
 
-int endpoint_listen(const struct endpoint *ep, unsigned mode, GError **err)
+int endpoint_listen(const struct endpoint *ep, unsigned mode, struct endpoint_file *f,
+		    GError **err)
 {
-	return ep->type == ENDPOINT_UNIX ? listen_unix(ep, mode, err) : listen_tcp(ep, err);
+	*f = (struct endpoint_file){ 0 };
+	return ep->type == ENDPOINT_UNIX ? listen_unix(ep, mode, f, err) : listen_tcp(ep, err);
 }
 
 int endpoint_connect(const struct endpoint *ep, GError **err)
@@ -323,4 +405,103 @@ int endpoint_connect_error(int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
 		return errno;
 	return e;
+}
+
+bool endpoint_addr_is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family != AF_INET6)
+		return false;
+	const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+	return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+/* The address and port of @ss into a sock_diag socket id half. */
+static void diag_side(const struct sockaddr_storage *ss, __be16 *port, __be32 addr[4])
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		*port = sin->sin_port;
+		addr[0] = sin->sin_addr.s_addr;
+		return;
+	}
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+	*port = sin6->sin6_port;
+	memcpy(addr, &sin6->sin6_addr, 16);
+}
+
+/* Ask the kernel for the one socket whose local end is @peer and remote end
+ * @local: the client's own socket. */
+static int diag_lookup(const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
+		       struct inet_diag_msg *out)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			 .nlmsg_flags = NLM_F_REQUEST },
+		.r = { .sdiag_family = peer->ss_family, .sdiag_protocol = IPPROTO_TCP,
+		       .idiag_states = ~0u,
+		       .id.idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } },
+	};
+	union {
+		struct nlmsghdr nlh;
+		char buf[1024];
+	} rep;
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	diag_side(peer, &req.r.id.idiag_sport, req.r.id.idiag_src);
+	diag_side(local, &req.r.id.idiag_dport, req.r.id.idiag_dst);
+	n = send(fd, &req, sizeof(req), 0) < 0 ? -1 : recv(fd, &rep, sizeof(rep), 0);
+	int saved = errno;
+
+	close(fd);
+	if (n < 0)
+		return -saved;
+	if (n < (ssize_t)sizeof(rep.nlh) || !NLMSG_OK(&rep.nlh, (size_t)n))
+		return -EPROTO;
+	if (rep.nlh.nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(&rep.nlh);
+
+		return e->error < 0 ? e->error : -EPROTO;
+	}
+	if (rep.nlh.nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+	    rep.nlh.nlmsg_len < NLMSG_LENGTH(sizeof(*out)))
+		return -EPROTO;
+	memcpy(out, NLMSG_DATA(&rep.nlh), sizeof(*out));
+	return 0;
+}
+
+int endpoint_tcp_peer_uid(int fd, uid_t *uid, GError **err)
+{
+	struct sockaddr_storage peer, local;
+	socklen_t plen = sizeof(peer), llen = sizeof(local);
+	struct inet_diag_msg m = { 0 };
+	int rc;
+
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&local, &llen) < 0)
+		return 0;		/* already gone */
+	rc = diag_lookup(&peer, &local, &m);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0) {
+		vmnetd_set_error(err, "sock_diag: %s", g_strerror(-rc));
+		return -1;
+	}
+	/* A socket in TIME_WAIT, or one no process holds any more, is reported
+	 * with uid 0: it tells nothing about who connected. A listener can
+	 * answer the lookup once the client is gone: nobody to trust either. */
+	if (m.idiag_inode == 0 || m.idiag_state == TCP_LISTEN || m.idiag_state == TCP_TIME_WAIT)
+		return 0;
+	*uid = m.idiag_uid;
+	return 1;
 }

@@ -11,10 +11,14 @@
 struct listener {
 	struct loop *loop;
 	struct endpoint ep;
+	struct endpoint_file file;	/* the unix socket file we made */
 	char *name;
 	struct loop_watch watch;
 	int fd;
 	unsigned next_client;
+	uid_t uid;			/* who made it: the one user, with root, a
+					 * loopback TCP client may run as */
+	bool uid_unknown_said;		/* the kernel cannot tell: said once */
 	attach_fn attach;
 	void *opaque;
 };
@@ -59,6 +63,45 @@ static char *client_name(struct listener *li, int fd)
 			       ntohs(sin6->sin6_port));
 }
 
+/* The kernel cannot tell the uid of a TCP peer through the socket (as it
+ * can for unix sockets), but it can find the peer's own socket when that is
+ * on this host: only the listener's uid and root may attach that way, as
+ * they alone could reach a unix socket of mode 0600. A remote peer was warned about at
+ * start. */
+static bool peer_allowed(struct listener *li, int fd, const char *name)
+{
+	g_autoptr(GError) err = NULL;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	uid_t uid;
+	int rc;
+
+	if (li->ep.type != ENDPOINT_TCP)
+		return true;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return false;
+	if (!endpoint_addr_is_loopback(&ss))
+		return true;
+	rc = endpoint_tcp_peer_uid(fd, &uid, &err);
+	if (rc < 0) {
+		if (!li->uid_unknown_said)
+			g_warning("%s: cannot tell which user a local client runs as (%s): any "
+				  "local user can attach", li->name, err->message);
+		li->uid_unknown_said = true;
+		return true;
+	}
+	if (rc == 0) {
+		g_message("%s: refused: its socket is gone or held by no process", name);
+		return false;
+	}
+	if (uid != li->uid && uid != 0) {
+		g_message("%s: refused: uid %u, only uid %u (and root) may attach here", name,
+			  (unsigned)uid, (unsigned)li->uid);
+		return false;
+	}
+	return true;
+}
+
 static void on_accept(void *opaque, uint32_t events)
 {
 	struct listener *li = opaque;
@@ -72,9 +115,38 @@ static void on_accept(void *opaque, uint32_t events)
 				g_warning("%s: accept: %s", li->name, g_strerror(errno));
 			return;
 		}
+		char *name = client_name(li, fd);
+
+		if (!peer_allowed(li, fd, name)) {
+			close(fd);
+			g_free(name);
+			continue;
+		}
 		endpoint_tune_socket(fd);
-		li->attach(li->opaque, fd, client_name(li, fd));
+		li->attach(li->opaque, fd, name);
 	}
+}
+
+/* A TCP listener off loopback lets every host that can route to it plug a
+ * VM into the network: nothing asks who they are. */
+static void warn_if_exposed(struct listener *li)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	bool v4;
+
+	if (li->ep.type != ENDPOINT_TCP || getsockname(li->fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    endpoint_addr_is_loopback(&ss))
+		return;
+	v4 = ss.ss_family == AF_INET;
+	inet_ntop(ss.ss_family, v4 ? (void *)&sin->sin_addr : (void *)&sin6->sin6_addr, host,
+		  sizeof(host));
+	g_warning("%s: not on loopback: any host that reaches %s%s%s:%u can attach a VM",
+		  li->name, v4 ? "" : "[", host, v4 ? "" : "]",
+		  ntohs(v4 ? sin->sin_port : sin6->sin6_port));
 }
 
 struct listener *listener_new(struct loop *l, const struct endpoint *ep, unsigned socket_mode,
@@ -83,16 +155,20 @@ struct listener *listener_new(struct loop *l, const struct endpoint *ep, unsigne
 	struct listener *li = g_new0(struct listener, 1);
 
 	li->loop = l;
+	/* As a unix socket file keeps the uid that made it, even if the daemon
+	 * later runs as another user. */
+	li->uid = geteuid();
 	li->attach = attach;
 	li->opaque = opaque;
 	endpoint_copy(&li->ep, ep);
 	li->name = endpoint_to_string(ep);
-	li->fd = endpoint_listen(ep, socket_mode, err);
+	li->fd = endpoint_listen(ep, socket_mode, &li->file, err);
 	if (li->fd < 0 || !loop_watch_add(l, &li->watch, li->fd, EPOLLIN, on_accept, li, err)) {
 		listener_free(li);
 		return NULL;
 	}
 	g_message("listening on %s", li->name);
+	warn_if_exposed(li);
 	return li;
 }
 
@@ -118,9 +194,10 @@ void listener_free(struct listener *li)
 		loop_watch_del(li->loop, &li->watch);
 		close(li->fd);
 		li->fd = -1;
-		if (li->ep.type == ENDPOINT_UNIX)
-			unlink(li->ep.path);
 	}
+	/* Not by path alone: the file there may no longer be the one we made. */
+	if (li->ep.type == ENDPOINT_UNIX)
+		endpoint_unlink_own(&li->ep, &li->file);
 	/* An event for it may already be fetched in this iteration. */
 	loop_defer_free(li->loop, listener_destroy, li);
 }

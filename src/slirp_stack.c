@@ -232,6 +232,11 @@ bool slirp_stack_add_hostfwds(struct slirp_stack *s, const GArray *hostfwds, con
 		}
 		g_message("%s: forwarding host %s port %u to guest port %u", what,
 			  f->udp ? "udp" : "tcp", f->host_port, f->guest_port);
+		/* QEMU's syntax makes all addresses the default: say so, since a
+		 * guest service then answers every host that can reach this one. */
+		if (f->host_addr.s_addr == htonl(INADDR_ANY))
+			g_warning("%s hostfwd=%s: listening on all addresses: reachable from "
+				  "other machines", what, f->spec);
 	}
 	return true;
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <glib.h>
 
@@ -23,9 +24,29 @@ void endpoint_clear(struct endpoint *ep);
 void endpoint_copy(struct endpoint *dst, const struct endpoint *src);
 char *endpoint_to_string(const struct endpoint *ep);
 
-/* A listening, non-blocking socket. A unix socket file left behind by a dead
- * daemon is replaced; one that still answers is an error. */
-int endpoint_listen(const struct endpoint *ep, unsigned mode, GError **err);
+/* The socket file a unix listener made, so that shutdown removes that file
+ * and never one somebody put at its path since. */
+struct endpoint_file {
+	dev_t dev;
+	ino_t ino;
+	bool made;
+};
+
+/* A listening, non-blocking socket; a unix socket file is created with
+ * @mode and noted in *@f. A unix socket file left behind by a dead daemon is
+ * replaced; one that still answers is an error, and so is a directory that
+ * group or others may write unless it is sticky. */
+int endpoint_listen(const struct endpoint *ep, unsigned mode, struct endpoint_file *f,
+		    GError **err);
+/* Removes the socket file *@f if @ep's path still names that file; once. */
+void endpoint_unlink_own(const struct endpoint *ep, struct endpoint_file *f);
+/* Is @ss an address of this host's loopback (127/8, ::1, ::ffff:127/8)? */
+bool endpoint_addr_is_loopback(const struct sockaddr_storage *ss);
+/* The uid of the process-held socket at the other end of connected TCP
+ * socket @fd, when that end is on this host: 1 and *@uid; 0 when there is no
+ * such socket (gone, or not local); -1 with @err when the kernel cannot say
+ * (no sock_diag). */
+int endpoint_tcp_peer_uid(int fd, uid_t *uid, GError **err);
 /* A connected, non-blocking socket (blocks while connecting: for helpers,
  * never the loop). */
 int endpoint_connect(const struct endpoint *ep, GError **err);

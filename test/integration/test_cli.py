@@ -2,20 +2,47 @@
 """test_cli.py - the daemon's command line and socket life cycle as a user meets them.
 
 Bad options exit 2 with one message naming the option; the unix socket is
-created 0600 (--socket-mode widens it); a stale socket file is replaced, a
-live one refused; --connect reaches a QEMU running server=on and reconnects;
+created 0600 (--socket-mode widens it) by a bind under the umask, never a
+chmod(); a socket directory others may write is refused unless sticky, and
+shutdown removes only the socket file the daemon made; stray signals are
+logged, SIGQUIT shuts down cleanly; a TCP listener off loopback and a hostfwd
+on all addresses are warned about, and a loopback TCP client of another uid
+is refused; a stale socket file is replaced, a live one refused; --connect reaches a QEMU running server=on and reconnects;
 garbage and thousands of connects leave the daemon serving with no growth in
 descriptors or memory.
 """
 import os
+import re
+import shutil
+import signal
 import socket
 import stat
 import struct
 import subprocess
 import sys
 
-from harness import (Lab, PYTHON, VMNETD, check, proc_status_kib, require, run_steps,
-                     wait_until)
+from harness import (Lab, PYTHON, VMNETD, StepSkipped, check, proc_status_kib, require,
+                     run_steps, wait_until)
+
+NOBODY = 65534
+
+# Connects to each HOST:PORT given, then holds the sockets until the daemon
+# has closed them all (printing how many) or it is stopped.
+HOLD_CLIENT = """
+import socket, sys
+socks = []
+for a in sys.argv[1:]:
+    host, port = a.rsplit(":", 1)
+    socks.append(socket.create_connection((host, int(port))))
+print("connected", flush=True)
+closed = 0
+for s in socks:
+    try:
+        closed += s.recv(1) == b""
+    except OSError:
+        closed += 1
+print("closed by the daemon:", closed, flush=True)
+"""
 
 
 def vmnetd(*args, timeout=10):
@@ -87,6 +114,96 @@ def main():
             check(r.returncode == 1 and "is not a socket" in r.stderr, r.stderr)
             check(os.path.exists(plain), "a regular file is never removed")
 
+        def socket_born_with_mode():
+            # The file must never exist with another mode, and its path must
+            # never be chmod()ed: by then it may be a link to any file.
+            if not shutil.which("strace"):
+                raise StepSkipped("strace is not installed")
+            sock = os.path.join(lab.dir, "born.sock")
+            # LeakSanitizer cannot stop the world under a tracer.
+            env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+            st = lab.spawn("", ["strace", "-f", "-e", "trace=umask,bind,chmod,fchmodat,fchmod",
+                                VMNETD, "--listen", f"unix:{sock}", "--socket-mode", "0660"],
+                           name="strace-vmnetd", env=env)
+            st.wait_for("Attach a VM to")
+            mode = stat.S_IMODE(os.stat(sock).st_mode)
+            check(mode == 0o660, f"--socket-mode 0660 gave {oct(mode)}")
+            with open(f"/proc/{st.p.pid}/task/{st.p.pid}/children") as f:
+                daemon = int(f.read().split()[0])
+            os.kill(daemon, signal.SIGTERM)
+            st.p.wait(10)
+            out = st.output()
+            chmods = [line for line in out.splitlines() if re.search(r"\bf?chmod(at)?\(", line)]
+            check(not chmods, f"chmod calls: {chmods}")
+            calls = [line for line in out.splitlines()
+                     if re.search(r"\b(umask|bind)\(", line) and "resumed" not in line]
+            bind = next(i for i, c in enumerate(calls) if f'"{sock}"' in c)
+            check(bind > 0 and calls[bind - 1].split("(")[-1].startswith("0117)"),
+                  f"bind under umask 0117: {calls}")
+            check(not os.path.exists(sock), "socket removed on exit")
+
+        def socket_dirs():
+            for name, mode in (("world", 0o777), ("group", 0o770)):
+                d = os.path.join(lab.dir, name)
+                os.mkdir(d)
+                os.chmod(d, mode)
+                r = vmnetd("--listen", f"unix:{d}/x.sock", timeout=5)
+                check(r.returncode == 1, f"{oct(mode)} directory: exit {r.returncode}")
+                check(f"directory {d} is writable by group or others and not sticky"
+                      in r.stderr, f"{oct(mode)} directory: said {r.stderr!r}")
+                check(not os.path.exists(f"{d}/x.sock"), "no socket made there")
+            sticky = os.path.join(lab.dir, "sticky")
+            os.mkdir(sticky)
+            os.chmod(sticky, 0o1777)        # as /tmp
+            d = lab.daemon(ns="", sock=os.path.join(sticky, "x.sock"))
+            check(d.stop() == 0, d.output())
+            check(not os.path.exists(d.sock), "socket removed on exit")
+
+        def replaced_socket_kept():
+            d = lab.daemon(ns="", sock=os.path.join(lab.dir, "replaced.sock"))
+            other = os.path.join(lab.dir, "someone-elses")
+            with open(other, "w") as f:
+                f.write("not vmnetd's\n")
+            os.rename(other, d.sock)        # what a user who can write the directory does
+            check(d.stop() == 0, d.output())
+            check(os.path.exists(d.sock) and open(d.sock).read() == "not vmnetd's\n",
+                  "the file put in the socket's place was removed at shutdown")
+            check("is no longer the socket vmnetd made" in d.output(), d.output())
+            os.unlink(d.sock)
+
+        def signals():
+            d = lab.daemon(ns="", sock=os.path.join(lab.dir, "signals.sock"))
+            for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM):
+                d.p.send_signal(sig)
+                d.wait_for(rf"{sig.name}: ignored")
+                check(d.p.poll() is None, f"{sig.name} ended the daemon: {d.output()}")
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(d.sock)           # still serving
+                s.close()
+            check("SIGHUP: ignored (no configuration reload yet)" in d.output(), d.output())
+            d.p.send_signal(signal.SIGQUIT)
+            check(d.p.wait(10) == 0, f"SIGQUIT: exit {d.p.returncode}: {d.output()}")
+            check("SIGQUIT: shutting down" in d.output(), d.output())
+            check(not os.path.exists(d.sock), "socket removed after SIGQUIT")
+
+        def exposure_warnings():
+            # Binding all addresses only inside a namespace made here.
+            ns = lab.netns("expose")
+            d = lab.spawn(ns, [VMNETD, "--listen", "tcp:0.0.0.0:5556",
+                               "--listen", "tcp:[::]:5557", "--listen", "tcp:127.0.0.1:5558",
+                               "--nat", "hostfwd=tcp::2222-:22",
+                               "--nat", "hostfwd=udp:127.0.0.1:2223-:53"], name="vmnetd-exposed")
+            d.wait_for("Attach a VM to")
+            out = d.output()
+            for text in ("any host that reaches 0.0.0.0:5556 can attach a VM",
+                         "any host that reaches [::]:5557 can attach a VM",
+                         "hostfwd=tcp::2222-:22: listening on all addresses: reachable from "
+                         "other machines"):
+                check(text in out, f"no warning {text!r}:\n{out}")
+            check("5558 can attach" not in out and "2223-:53: listening" not in out,
+                  f"a warning for a loopback address:\n{out}")
+            check(d.stop() == 0, d.output())
+
         def tcp_listeners():
             ns = lab.netns("tcp")
             d = lab.spawn(ns, [VMNETD, "--listen", "tcp:5556", "--listen", "tcp:[::1]:5557"],
@@ -94,12 +211,26 @@ def main():
             d.wait_for(r"addr.host=::1,addr.port=5557")
             check("addr.type=inet,addr.host=127.0.0.1,addr.port=5556" in d.output(),
                   "QEMU arguments for the IPv4 listener")
-            client = ("import socket,sys\n"
-                      "for host, port in (('127.0.0.1', 5556), ('::1', 5557)):\n"
-                      "    socket.create_connection((host, port)).close()\n")
-            lab.run(ns, PYTHON, "-c", client)
+            # The client holds its sockets: the daemon asks the kernel who
+            # owns them (a loopback peer must be our uid or root).
+            c = lab.spawn(ns, [PYTHON, "-c", HOLD_CLIENT, "127.0.0.1:5556", "::1:5557"],
+                          name="client-root")
             d.wait_for(r"tcp:127\.0\.0\.1:5556 client 1 \(127\.0\.0\.1:\d+\): connected")
             d.wait_for(r"tcp:\[::1\]:5557 client 1 \(\[::1\]:\d+\): connected")
+            c.stop()
+            check("not on loopback" not in d.output(), "no exposure warning on loopback")
+            if not shutil.which("setpriv"):
+                raise StepSkipped("setpriv is not installed (other uid on loopback)")
+            c = lab.spawn(ns, ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+                               "--clear-groups", PYTHON, "-c", HOLD_CLIENT, "127.0.0.1:5556",
+                               "::1:5557"], name="client-nobody")
+            d.wait_for(rf"tcp:127\.0\.0\.1:5556 client 2 .*: refused: uid {NOBODY}, only "
+                       rf"uid 0 \(and root\) may attach here")
+            d.wait_for(rf"tcp:\[::1\]:5557 client 2 .*: refused: uid {NOBODY}")
+            c.wait_for("closed by the daemon: 2")
+            check(not re.search(r"client 2 .*: connected", d.output()),
+                  "another uid's client was attached")
+            c.stop()
             check(d.stop() == 0, d.output())
 
         def connect_to_qemu_server():
@@ -127,7 +258,11 @@ def main():
             check(d.stop() == 0, d.output())
 
         def garbage_and_many_connects():
-            d = lab.daemon(ns="", sock=os.path.join(lab.dir, "churn.sock"))
+            # Room for every client at once (max-ports= would refuse the
+            # excess, and a refused client's write fails): the daemon may
+            # accept hundreds before it reads the first one's end.
+            d = lab.daemon("--network", "default,mode=nat,max-ports=2048,port-macs=1", ns="",
+                           sock=os.path.join(lab.dir, "churn.sock"))
             pid = d.p.pid
             # Warm up once so that lazily allocated state is counted as base.
             for _ in range(20):
@@ -170,7 +305,14 @@ def main():
             ("bad options: exit 2, one message naming the option", bad_options),
             ("unix socket 0600 by default, --socket-mode widens it", socket_modes),
             ("stale socket replaced, live socket refused", stale_and_live),
-            ("TCP listeners on 127.0.0.1 and [::1]", tcp_listeners),
+            ("unix socket made with its mode under umask, never chmod()ed", socket_born_with_mode),
+            ("socket directory writable by others refused unless sticky", socket_dirs),
+            ("a file put in the socket's place is not removed at shutdown", replaced_socket_kept),
+            ("SIGHUP, SIGUSR1/2, SIGALRM ignored; SIGQUIT shuts down cleanly", signals),
+            ("warnings for a TCP listener off loopback and hostfwd on all addresses",
+             exposure_warnings),
+            ("TCP listeners on 127.0.0.1 and [::1]; another uid on loopback refused",
+             tcp_listeners),
             ("--connect reaches QEMU server=on once it appears", connect_to_qemu_server),
             ("garbage and 3000 connects: no leak, still serving", garbage_and_many_connects),
         ], lab)
