@@ -41,6 +41,13 @@ static uint32_t sum16(const uint8_t *p, size_t n, uint32_t sum)
 }
 
 /* The ones' complement of the folded ones' complement sum. */
+bool frame_is_ip4_fragment(const uint8_t *frame, size_t len)
+{
+	const uint8_t *ip = frame_ip4((uint8_t *)frame, len);
+
+	return ip && (get_be16(ip + 6) & 0x3fff);
+}
+
 bool frame_tcp4_dst(const uint8_t *frame, size_t len, struct in_addr *dst, uint16_t *dport)
 {
 	uint8_t *ip = frame_ip4((uint8_t *)frame, len);

@@ -16,6 +16,7 @@
 #include "vmnetd/error.h"
 #include "vmnetd/netconf.h"
 #include "vmnetd/network.h"
+#include "vmnetd/privs.h"
 #include "vmnetd/relay.h"
 
 #define EXIT_BAD_OPTION 2
@@ -24,7 +25,8 @@ struct options {
 	char **listen, **connect, **nat, **network;
 	char *config, *socket_mode;
 	char *relay_target;
-	gboolean debug, version;
+	char *user, *group;
+	gboolean debug, version, seccomp, seccomp_selftest;
 };
 
 static bool parse_mode(const char *s, unsigned *mode, GError **err)
@@ -63,6 +65,15 @@ static bool parse_command_line(int *argc, char ***argv, struct options *o, GErro
 		{ "debug", 'd', 0, G_OPTION_ARG_NONE, &o->debug, "Log per-port detail", NULL },
 		{ "version", 'V', 0, G_OPTION_ARG_NONE, &o->version, "Print the version and exit",
 		  NULL },
+		{ "user", 'u', 0, G_OPTION_ARG_STRING, &o->user,
+		  "After set-up, run as this user (name or uid; needs root)", "USER" },
+		{ "group", 'g', 0, G_OPTION_ARG_STRING, &o->group,
+		  "After set-up, run with this group (default: the user's)", "GROUP" },
+		{ "seccomp", 0, 0, G_OPTION_ARG_NONE, &o->seccomp,
+		  "After set-up, allow only the system calls the daemon needs (release builds)",
+		  NULL },
+		{ "seccomp-selftest", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE,
+		  &o->seccomp_selftest, "Internal: make a forbidden call after set-up", NULL },
 		{ "guestfwd-relay", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &o->relay_target,
 		  "Internal: relay stdin/stdout to ADDR", "ADDR" },
 		{ NULL }
@@ -101,6 +112,8 @@ static bool check_options(struct options *o, struct vmnetd_config *cfg, unsigned
 
 	*mode = 0600;
 	if (o->socket_mode && !parse_mode(o->socket_mode, mode, err))
+		return false;
+	if (!privs_check(o->user, o->group, err))
 		return false;
 	return vmnetd_config_load(cfg, &a, err);
 }
@@ -152,64 +165,26 @@ struct signals {
 	int fd;
 };
 
-/* Signals that end the daemon in order, and signals that would otherwise
- * kill it without cleanup (their default action) and mean nothing yet. */
-static const int quit_signals[] = { SIGINT, SIGTERM, SIGQUIT };
-static const int ignored_signals[] = { SIGHUP, SIGUSR1, SIGUSR2, SIGALRM };
-
-static const char *signal_name(int sig)
-{
-	switch (sig) {
-	case SIGINT: return "SIGINT";
-	case SIGTERM: return "SIGTERM";
-	case SIGQUIT: return "SIGQUIT";
-	case SIGHUP: return "SIGHUP";
-	case SIGUSR1: return "SIGUSR1";
-	case SIGUSR2: return "SIGUSR2";
-	case SIGALRM: return "SIGALRM";
-	default: return "signal";
-	}
-}
-
-static bool is_quit_signal(int sig)
-{
-	for (size_t i = 0; i < G_N_ELEMENTS(quit_signals); i++)
-		if (quit_signals[i] == sig)
-			return true;
-	return false;
-}
-
 static void on_signal(void *opaque, uint32_t events)
 {
 	struct signals *sg = opaque;
 	struct signalfd_siginfo si;
 
 	(void)events;
-	while (read(sg->fd, &si, sizeof(si)) == sizeof(si)) {
-		const char *name = signal_name(si.ssi_signo);
-
-		if (is_quit_signal(si.ssi_signo)) {
-			g_message("%s: shutting down", name);
-			loop_quit(sg->loop);
-		} else if (si.ssi_signo == SIGHUP) {
-			g_message("%s: ignored (no configuration reload yet)", name);
-		} else {
-			g_message("%s: ignored", name);
-		}
-	}
+	if (read(sg->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	g_message("%s: shutting down", strsignal(si.ssi_signo));
+	loop_quit(sg->loop);
 }
 
-/* Every signal we handle arrives as a loop event, so shutdown runs in
- * order and nothing is done inside a handler. */
+/* SIGINT and SIGTERM arrive as loop events, so shutdown runs in order. */
 static bool watch_signals(struct signals *sg, struct loop *l, GError **err)
 {
 	sigset_t set;
 
 	sigemptyset(&set);
-	for (size_t i = 0; i < G_N_ELEMENTS(quit_signals); i++)
-		sigaddset(&set, quit_signals[i]);
-	for (size_t i = 0; i < G_N_ELEMENTS(ignored_signals); i++)
-		sigaddset(&set, ignored_signals[i]);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sg->loop = l;
@@ -258,6 +233,51 @@ static bool build_networks(struct loop *l, const struct vmnetd_config *cfg, bool
 	return true;
 }
 
+/* Only a TAP (host-iface=) needs a capability after set-up. */
+static bool needs_net_admin(const struct vmnetd_config *cfg)
+{
+	for (guint i = 0; i < cfg->networks->len; i++) {
+		const struct net_config *nc = g_ptr_array_index(cfg->networks, i);
+
+		if (nc->mode == NET_MODE_HOSTONLY && nc->ho.host_iface)
+			return true;
+	}
+	return false;
+}
+
+/* A guestfwd= to a TCP target makes libslirp fork and exec a relay. */
+static bool nat_execs(const struct net_config *nc)
+{
+	if (nc->mode != NET_MODE_NAT || !nc->nat.guestfwds)
+		return false;
+	for (guint i = 0; i < nc->nat.guestfwds->len; i++)
+		if (g_array_index(nc->nat.guestfwds, struct guestfwd, i).target.type !=
+		    ENDPOINT_UNIX)
+			return true;
+	return false;
+}
+
+static bool needs_exec(const struct vmnetd_config *cfg)
+{
+	for (guint i = 0; i < cfg->networks->len; i++)
+		if (nat_execs(g_ptr_array_index(cfg->networks, i)))
+			return true;
+	return false;
+}
+
+/* Everything is built: give up what the loop does not need. */
+static bool least_privilege(const struct options *o, const struct vmnetd_config *cfg,
+			    GError **err)
+{
+	if (!privs_drop(o->user, o->group, needs_net_admin(cfg), err))
+		return false;
+	if (o->seccomp && !seccomp_install(needs_exec(cfg), err))
+		return false;
+	if (o->seccomp_selftest)
+		seccomp_selftest();
+	return true;
+}
+
 static int run(struct options *o)
 {
 	g_autoptr(GError) err = NULL;
@@ -284,6 +304,8 @@ static int run(struct options *o)
 		goto out;
 	if (!build_networks(l, &cfg, !o->network && !o->config, mode, self ? self : "vmnetd",
 			    nets, &err))
+		goto out;
+	if (!least_privilege(o, &cfg, &err))
 		goto out;
 	print_qemu_args(&cfg);
 	loop_run(l);
@@ -312,6 +334,8 @@ static void options_clear(struct options *o)
 	g_free(o->config);
 	g_free(o->socket_mode);
 	g_free(o->relay_target);
+	g_free(o->user);
+	g_free(o->group);
 }
 
 int main(int argc, char **argv)
@@ -330,9 +354,8 @@ int main(int argc, char **argv)
 		printf("vmnetd %s (libslirp %s)\n", VMNETD_VERSION, slirp_version_string());
 		status = EXIT_SUCCESS;
 	} else if (o.relay_target) {
-		/* Started by the daemon through libslirp, so born with every
-		 * signal of watch_signals() blocked: unblock them all, so that
-		 * they act on the relay as on any program. */
+		/* Started by the daemon through libslirp, so born with SIGINT and
+		 * SIGTERM blocked: let them end the relay again. */
 		sigset_t none;
 
 		sigemptyset(&none);

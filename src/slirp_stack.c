@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include "vmnetd/error.h"
+#include "vmnetd/fraglimit.h"
+#include "vmnetd/frame.h"
 #include "vmnetd/slirp_stack.h"
+#include "vmnetd/switch.h"
 
 struct slirp_stack {
 	struct loop *loop;
@@ -20,6 +23,7 @@ struct slirp_stack {
 	slirp_frame_fn out;
 	void *opaque;
 	struct loop_poller_reg *poller;
+	struct fraglimit *frags;
 };
 
 struct stack_timer {
@@ -189,12 +193,16 @@ struct slirp_stack *slirp_stack_new(struct loop *l, const SlirpConfig *sc,
 		return NULL;
 	}
 	s->poller = loop_add_poller(l, &poller);
+	s->frags = fraglimit_new(FRAGLIMIT_MAX_BYTES, FRAGLIMIT_MAX_COUNT, FRAGLIMIT_TIMEOUT_NS);
 	return s;
 }
 
 static void stack_destroy(void *ptr)
 {
-	g_free(ptr);
+	struct slirp_stack *s = ptr;
+
+	fraglimit_free(s->frags);
+	g_free(s);
 }
 
 void slirp_stack_free(struct slirp_stack *s)
@@ -208,9 +216,25 @@ void slirp_stack_free(struct slirp_stack *s)
 	loop_defer_free(s->loop, stack_destroy, s);
 }
 
-void slirp_stack_input(struct slirp_stack *s, const uint8_t *frame, size_t len)
+/* Which port sent @frame: a key that no later port reuses (port ids are
+ * never given twice), so nothing needs forgetting when a port goes. */
+static const void *sender_key(const struct slirp_stack *s, const uint8_t *frame, int64_t now_ns)
 {
+	struct port *p = switch_lookup(s->owner->sw, frame + 6, now_ns);
+
+	return (const void *)(uintptr_t)(p ? p->id : 0);
+}
+
+bool slirp_stack_input(struct slirp_stack *s, const uint8_t *frame, size_t len)
+{
+	if (frame_is_ip4_fragment(frame, len)) {
+		int64_t now = loop_now(s->loop);
+
+		if (!fraglimit_admit(s->frags, sender_key(s, frame, now), frame, len, now))
+			return false;
+	}
 	slirp_input(s->slirp, frame, (int)len);
+	return true;
 }
 
 Slirp *slirp_stack_slirp(struct slirp_stack *s)

@@ -36,8 +36,7 @@ static enum port_verdict to_host(struct uplink_hostonly *ho, const uint8_t *fram
 {
 	if (!ho->stack)
 		return port_queue(&ho->port, frame, len);
-	slirp_stack_input(ho->stack, frame, len);
-	return PORT_QUEUED;
+	return slirp_stack_input(ho->stack, frame, len) ? PORT_QUEUED : PORT_DROPPED;
 }
 
 /* ARP for the host address, and answers to the host's own questions:

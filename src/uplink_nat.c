@@ -101,8 +101,7 @@ static enum port_verdict nat_deliver(struct port *p, const uint8_t *frame, size_
 	if (!nat->svc && len >= 42 && frame[12] == 0x08 && frame[13] == 0x00 &&
 	    (frame[0] & 1))		/* DHCP requests are broadcast */
 		snoop_request(nat, frame, len);
-	slirp_stack_input(nat->stack, frame, len);
-	return PORT_QUEUED;
+	return slirp_stack_input(nat->stack, frame, len) ? PORT_QUEUED : PORT_DROPPED;
 }
 
 /* libslirp's sockets and forwards go now, not an iteration later. */

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libslirp-dev
+          libcap-ng-dev libseccomp-dev
           qemu-system-x86 dnsmasq-base busybox-static iproute2 iputils-ping
           python3 cpio kmod linux-image-cloud-amd64 isc-dhcp-client tcpdump)
 

@@ -54,6 +54,9 @@ void udp4_update_checksum(struct udp4_view *v);
 /* The IPv4 header of @frame (an IPv4 packet, whole header inside), or NULL. */
 uint8_t *frame_ip4(uint8_t *frame, size_t len);
 
+/* Is @frame an IPv4 fragment (MF set or an offset)? */
+bool frame_is_ip4_fragment(const uint8_t *frame, size_t len);
+
 /* Where an IPv4 TCP segment in @frame goes (first fragments and whole
  * datagrams only). False for anything else. */
 bool frame_tcp4_dst(const uint8_t *frame, size_t len, struct in_addr *dst, uint16_t *dport);

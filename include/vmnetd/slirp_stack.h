@@ -22,8 +22,10 @@ struct slirp_stack *slirp_stack_new(struct loop *l, const SlirpConfig *sc,
 				    GError **err);
 void slirp_stack_free(struct slirp_stack *s);
 
-/* Give libslirp one frame from the guests. */
-void slirp_stack_input(struct slirp_stack *s, const uint8_t *frame, size_t len);
+/* Give libslirp one frame from the guests. IPv4 fragments pass only within
+ * the reassembly budget (fraglimit.h), per network and per sending port
+ * (the owner's switch says which): false when one was refused. */
+bool slirp_stack_input(struct slirp_stack *s, const uint8_t *frame, size_t len);
 /* Listen on the host for each forward; @what prefixes messages ("network lab"). */
 bool slirp_stack_add_hostfwds(struct slirp_stack *s, const GArray *hostfwds, const char *what,
 			      GError **err);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "vmnetd/dhcp_mtu.h"
+#include "vmnetd/fraglimit.h"
 #include "vmnetd/frame.h"
 #include "vmnetd/loop.h"
 #include "vmnetd/netconf.h"
@@ -334,6 +335,41 @@ static void test_selfport_refused(void)
 					(struct in_addr){ htonl(0x0a000202) }));
 }
 
+/* A flood of first fragments reaches libslirp only within the reassembly
+ * budget: the rest is dropped at the NAT port, counted. */
+static void test_fragment_flood_bounded(void)
+{
+	struct rig r;
+	uint8_t f[1600], payload[1000] = { 0 };
+	struct frame_addrs a = { .src = { htonl(0x0a00020f) }, .dst = { htonl(0xcb00710a) },
+				 .dst_mac = { 0x52, 0x55, 10, 0, 2, 2 } };
+	size_t n;
+
+	memcpy(a.src_mac, vm_mac, 6);
+	rig_up(&r, false);
+	n = frame_build_udp4(f, sizeof(f), &a, 1000, 9, payload, sizeof(payload));
+	for (int i = 0; i < 2000; i++) {
+		uint8_t *ip = f + ETH_HLEN;
+
+		put_be16(ip + 4, i);		/* a new datagram each time */
+		put_be16(ip + 6, 0x2000);	/* MF: its first fragment */
+		put_be16(ip + 10, 0);
+		{
+			uint32_t sum = 0;
+
+			for (int k = 0; k < IP4_HLEN; k += 2)
+				sum += get_be16(ip + k);
+			while (sum >> 16)
+				sum = (sum & 0xffff) + (sum >> 16);
+			put_be16(ip + 10, ~sum & 0xffff);
+		}
+		port_input(&r.vm->port, f, n);
+	}
+	g_assert_cmpuint(r.nat->stats.tx_drops, >=, 2000 - FRAGLIMIT_MAX_COUNT);
+	g_assert_cmpuint(r.nat->stats.tx_frames, <=, FRAGLIMIT_MAX_COUNT);
+	rig_down(&r);
+}
+
 /* A DISCOVER for a MAC other than the sender's gets nothing: no VM drains
  * the pool with made-up addresses. */
 static void test_dhcp_vmnetd_foreign_chaddr(void)
@@ -359,5 +395,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/uplink-nat/dhcp-vmnetd-per-port-cap", test_dhcp_vmnetd_per_port_cap);
 	g_test_add_func("/uplink-nat/dhcp-vmnetd-reserved", test_dhcp_vmnetd_reserved);
 	g_test_add_func("/uplink-nat/selfport-refused", test_selfport_refused);
+	g_test_add_func("/uplink-nat/fragment-flood-bounded", test_fragment_flood_bounded);
 	return g_test_run();
 }
