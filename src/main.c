@@ -165,26 +165,64 @@ struct signals {
 	int fd;
 };
 
+/* Signals that end the daemon in order, and signals that would otherwise
+ * kill it without cleanup (their default action) and mean nothing yet. */
+static const int quit_signals[] = { SIGINT, SIGTERM, SIGQUIT };
+static const int ignored_signals[] = { SIGHUP, SIGUSR1, SIGUSR2, SIGALRM };
+
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+	case SIGINT: return "SIGINT";
+	case SIGTERM: return "SIGTERM";
+	case SIGQUIT: return "SIGQUIT";
+	case SIGHUP: return "SIGHUP";
+	case SIGUSR1: return "SIGUSR1";
+	case SIGUSR2: return "SIGUSR2";
+	case SIGALRM: return "SIGALRM";
+	default: return "signal";
+	}
+}
+
+static bool is_quit_signal(int sig)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(quit_signals); i++)
+		if (quit_signals[i] == sig)
+			return true;
+	return false;
+}
+
 static void on_signal(void *opaque, uint32_t events)
 {
 	struct signals *sg = opaque;
 	struct signalfd_siginfo si;
 
 	(void)events;
-	if (read(sg->fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	g_message("%s: shutting down", strsignal(si.ssi_signo));
-	loop_quit(sg->loop);
+	while (read(sg->fd, &si, sizeof(si)) == sizeof(si)) {
+		const char *name = signal_name(si.ssi_signo);
+
+		if (is_quit_signal(si.ssi_signo)) {
+			g_message("%s: shutting down", name);
+			loop_quit(sg->loop);
+		} else if (si.ssi_signo == SIGHUP) {
+			g_message("%s: ignored (no configuration reload yet)", name);
+		} else {
+			g_message("%s: ignored", name);
+		}
+	}
 }
 
-/* SIGINT and SIGTERM arrive as loop events, so shutdown runs in order. */
+/* Every signal we handle arrives as a loop event, so shutdown runs in
+ * order and nothing is done inside a handler. */
 static bool watch_signals(struct signals *sg, struct loop *l, GError **err)
 {
 	sigset_t set;
 
 	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
+	for (size_t i = 0; i < G_N_ELEMENTS(quit_signals); i++)
+		sigaddset(&set, quit_signals[i]);
+	for (size_t i = 0; i < G_N_ELEMENTS(ignored_signals); i++)
+		sigaddset(&set, ignored_signals[i]);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sg->loop = l;
@@ -354,8 +392,9 @@ int main(int argc, char **argv)
 		printf("vmnetd %s (libslirp %s)\n", VMNETD_VERSION, slirp_version_string());
 		status = EXIT_SUCCESS;
 	} else if (o.relay_target) {
-		/* Started by the daemon through libslirp, so born with SIGINT and
-		 * SIGTERM blocked: let them end the relay again. */
+		/* Started by the daemon through libslirp, so born with every
+		 * signal of watch_signals() blocked: unblock them all, so that
+		 * they act on the relay as on any program. */
 		sigset_t none;
 
 		sigemptyset(&none);
