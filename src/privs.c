@@ -159,7 +159,8 @@ bool privs_drop(const char *user, const char *group, bool keep_net_admin, GError
  * the same paths that traffic did not happen to take (ppoll, accept4, the
  * mmsg calls, madvise, getrandom). libslirp opens a host socket per guest
  * flow (socket to shutdown), re-reads /etc/resolv.conf and serves TFTP
- * (openat, lseek, newfstatat); the DHCP servers write their lease files
+ * (openat, lseek, newfstatat), each request first judged by tftp_guard.c
+ * (openat2; readlink for realpath() where openat2 is missing); the DHCP servers write their lease files
  * through g_file_set_contents (fallocate, fsync, rename; unlink on failure);
  * the unix listeners' sockets go at shutdown (unlink). */
 static const char *const loop_calls[] = {
@@ -168,7 +169,7 @@ static const char *const loop_calls[] = {
 	"recvfrom", "recvmsg", "recvmmsg", "sendto", "sendmsg", "sendmmsg",
 	"socket", "connect", "bind", "listen", "accept", "accept4", "shutdown",
 	"setsockopt", "getsockopt", "getsockname", "getpeername",
-	"close", "fcntl", "openat", "fstat", "newfstatat",
+	"close", "fcntl", "openat", "openat2", "readlink", "fstat", "newfstatat",
 	"fallocate", "fsync", "rename", "unlink",
 	"mmap", "munmap", "mremap", "mprotect", "brk", "madvise",
 	"clock_gettime", "getrandom", "futex",

@@ -120,9 +120,14 @@ def main():
             if SANITIZED:
                 raise StepSkipped("--seccomp is for release builds")
             leases = os.path.join(run, "ho.leases")
+            tftp_dir = os.path.join(lab.dir, "tftp")
+            os.makedirs(tftp_dir)
+            payload = os.urandom(100 * 1024)
+            with open(os.path.join(tftp_dir, "boot.img"), "wb") as f:
+                f.write(payload)
             d = lab.daemon(*DROP, "--seccomp",
                            "--network", "nat,mode=nat,guestfwd=tcp:10.0.2.100:8000-"
-                           "tcp:127.0.0.1:7001",
+                           f"tcp:127.0.0.1:7001,tftp={tftp_dir}",
                            "--network", f"ho,mode=hostonly,lease-file={leases}",
                            listen=[f"tcp:127.0.0.1:5555,network=nat",
                                    f"unix:{run}/sc-ho.sock,network=ho"], name="vmnetd-seccomp")
@@ -136,6 +141,10 @@ def main():
             check(rc == 0, f"TCP to the outside: {res}")
             rc, res = g.netutil("tcp-check", "10.0.2.100", "8000", str(1 * MIB))
             check(rc == 0, f"guestfwd (a forked relay under the filter): {res}")
+            got = os.path.join(lab.dir, "tftp-got")
+            lab.run(g.ns, "busybox", "tftp", "-g", "-r", "boot.img", "-l", got, "10.0.2.2")
+            with open(got, "rb") as f:
+                check(f.read() == payload, "the file fetched over TFTP differs")
             g5 = lab.guest("g5", f"{run}/sc-ho.sock", "52:54:00:00:00:55")
             check(g5.dhcp().get("ip") == "192.168.56.101", f"host-only lease {g5.lease}")
             wait_until(lambda: os.path.exists(leases), 10, "the lease file")
@@ -168,7 +177,7 @@ def main():
              "lease, TCP 10 MiB to the host's loopback, clean exit", nat_dropped),
             ("host-iface=: only CAP_NET_ADMIN kept; NAT and host-only leases; TAP gone at exit",
              host_iface_keeps_net_admin),
-            ("--seccomp: leases, TCP 10 MiB, guestfwd relay, lease file, clean exit",
+            ("--seccomp: leases, TCP 10 MiB, guestfwd relay, TFTP, lease file, clean exit",
              seccomp_traffic),
             ("--seccomp: a forbidden call kills the daemon with SIGSYS", forbidden_call_kills),
         ], lab)
