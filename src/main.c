@@ -17,6 +17,7 @@
 #include "vmnetd/netconf.h"
 #include "vmnetd/network.h"
 #include "vmnetd/privs.h"
+#include "vmnetd/ratelimit.h"
 #include "vmnetd/relay.h"
 
 #define EXIT_BAD_OPTION 2
@@ -346,7 +347,12 @@ static int run(struct options *o)
 	if (!least_privilege(o, &cfg, &err))
 		goto out;
 	print_qemu_args(&cfg);
+	/* From here on guests can make the daemon log: no line more than a
+	 * few times per interval. */
+	ratelimit_install();
 	loop_run(l);
+	ratelimit_flush();
+	ratelimit_uninstall();
 	status = EXIT_SUCCESS;
 out:
 	if (err)

@@ -18,6 +18,7 @@
 #include "vmnetd/selfports.h"
 #include "vmnetd/slirp_stack.h"
 #include "vmnetd/switch.h"
+#include "vmnetd/tftp_guard.h"
 #include "vmnetd/uplink_nat.h"
 
 #define DHCP_FRAME_MAX 2048	/* libslirp's replies are ~590 bytes */
@@ -31,6 +32,7 @@ struct uplink_nat {
 	char *net_name;
 	uint16_t mtu;
 	struct in_addr server;	/* libslirp's DHCP server: the gateway address */
+	struct tftp_guard tftp;	/* root NULL: libslirp serves no TFTP */
 };
 
 /* Note the host name a client sends, for the lease its ACK will carry. */
@@ -90,13 +92,34 @@ static bool refuse_selfport(struct uplink_nat *nat, const uint8_t *frame, size_t
 	return true;
 }
 
+/* libslirp 4.7 frees a buffer before it uses it when a TFTP request names a
+ * directory, and follows symlinks out of its root: such requests never
+ * reach it; the guest gets a TFTP error at once. */
+static bool refuse_tftp(struct uplink_nat *nat, const uint8_t *frame, size_t len)
+{
+	uint8_t reply[TFTP_ERROR_FRAME_MAX], mac[6];
+	enum tftp_error code;
+	char why[128];
+	size_t n;
+
+	if (!nat->tftp.root ||
+	    tftp_guard_check(&nat->tftp, frame, len, &code, why, sizeof(why)) == TFTP_PASS)
+		return false;
+	g_debug("%s: TFTP request refused: %s", nat->port.name, why);
+	slirp_mac4(nat->server, mac);
+	n = tftp_guard_error_frame(reply, sizeof(reply), frame, len, mac, code);
+	if (n)
+		port_input(&nat->port, reply, n);
+	return true;
+}
+
 static enum port_verdict nat_deliver(struct port *p, const uint8_t *frame, size_t len)
 {
 	struct uplink_nat *nat = (struct uplink_nat *)p;
 
 	if (nat->svc && netsvc_handle(nat->svc, frame, len))
 		return PORT_QUEUED;
-	if (refuse_selfport(nat, frame, len))
+	if (refuse_selfport(nat, frame, len) || refuse_tftp(nat, frame, len))
 		return PORT_QUEUED;
 	if (!nat->svc && len >= 42 && frame[12] == 0x08 && frame[13] == 0x00 &&
 	    (frame[0] & 1))		/* DHCP requests are broadcast */
@@ -285,6 +308,9 @@ struct port *uplink_nat_new(struct port_set *set, const struct net_config *cfg,
 	nat->net_name = g_strdup(cfg->name);
 	nat->mtu = cfg->nat.mtu;
 	nat->server = cfg->nat.host;
+	nat->tftp = (struct tftp_guard){ .root = cfg->nat.tftp, .server4 = cfg->nat.host };
+	if (cfg->nat.ipv6)
+		nat->tftp.server6 = cfg->nat.ip6_host;
 	nat->hostnames = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	fill_slirp_config(&sc, cfg);
 	nat->stack = slirp_stack_new(port_set_loop(set), &sc, &nat->port, from_slirp, nat, err);

@@ -1,9 +1,11 @@
 /* test_uplink_nat.c - libslirp behind the switch, with no network: a fake VM port
  * sends DHCP DISCOVER and must get an OFFER for 10.0.2.15 that carries MTU 65520. */
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <arpa/inet.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vmnetd/dhcp_mtu.h"
 #include "vmnetd/fraglimit.h"
@@ -370,6 +372,77 @@ static void test_fragment_flood_bounded(void)
 	rig_down(&r);
 }
 
+/* A TFTP read request from the VM for @name. */
+static size_t tftp_rrq(uint8_t *f, const char *name)
+{
+	struct frame_addrs a = { .src = { htonl(0x0a00020f) }, .dst = { htonl(0x0a000202) },
+				 .dst_mac = { 0x52, 0x55, 10, 0, 2, 2 } };
+	uint8_t req[128] = { 0, 1 };	/* RRQ */
+	size_t n = 2;
+
+	memcpy(a.src_mac, vm_mac, 6);
+	n += g_strlcpy((char *)req + n, name, sizeof(req) - n) + 1;
+	n += g_strlcpy((char *)req + n, "octet", sizeof(req) - n) + 1;
+	return frame_build_udp4(f, 256, &a, 40000, 69, req, n);
+}
+
+/* "Who has 10.0.2.2? Tell 10.0.2.15", from the VM. */
+static size_t arp_who_has_gateway(uint8_t *f)
+{
+	memset(f, 0, 60);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, vm_mac, 6);
+	put_be16(f + 12, ETH_P_ARP);
+	memcpy(f + 14, (uint8_t[]){ 0, 1, 8, 0, 6, 4, 0, 1 }, 8);
+	memcpy(f + 22, vm_mac, 6);
+	memcpy(f + 28, (uint8_t[]){ 10, 0, 2, 15 }, 4);
+	memcpy(f + 38, (uint8_t[]){ 10, 0, 2, 2 }, 4);
+	return 60;
+}
+
+/* The TFTP opcode of the VM's last frame. */
+static unsigned tftp_opcode(GByteArray *last)
+{
+	struct udp4_view v;
+
+	g_assert_true(frame_udp4(last->data, last->len, &v));
+	return get_be16(v.payload);
+}
+
+/* libslirp follows a symlink out of its TFTP root (and misbehaves on a
+ * directory): such requests get vmnetd's TFTP error; a file gets data. */
+static void test_tftp_guarded(void)
+{
+	g_autofree char *root = g_dir_make_tmp("vmnetd-tftp-XXXXXX", NULL);
+	g_autofree char *file = g_build_filename(root, "boot.img", NULL);
+	g_autofree char *dir = g_build_filename(root, "sub", NULL);
+	g_autofree char *link = g_build_filename(root, "escape", NULL);
+	g_autofree char *opts = g_strdup_printf("tftp=%s", root);
+	struct rig r;
+	uint8_t f[256];
+
+	g_assert_true(g_file_set_contents(file, "hello", 5, NULL));
+	g_assert_cmpint(g_mkdir(dir, 0755), ==, 0);
+	g_assert_cmpint(symlink("/etc/passwd", link), ==, 0);
+	rig_up_with(&r, false, opts);
+	port_input(&r.vm->port, f, arp_who_has_gateway(f));	/* libslirp learns the VM */
+	r.vm->frames = 0;
+	port_input(&r.vm->port, f, tftp_rrq(f, "boot.img"));
+	g_assert_cmpuint(r.vm->frames, ==, 1);
+	g_assert_cmpuint(tftp_opcode(r.last), ==, 3);		/* DATA */
+	port_input(&r.vm->port, f, tftp_rrq(f, "escape"));
+	g_assert_cmpuint(r.vm->frames, ==, 2);
+	g_assert_cmpuint(tftp_opcode(r.last), ==, 5);		/* ERROR, not /etc/passwd */
+	port_input(&r.vm->port, f, tftp_rrq(f, "sub"));
+	g_assert_cmpuint(r.vm->frames, ==, 3);
+	g_assert_cmpuint(tftp_opcode(r.last), ==, 5);
+	rig_down(&r);
+	g_unlink(link);
+	g_rmdir(dir);
+	g_unlink(file);
+	g_rmdir(root);
+}
+
 /* A DISCOVER for a MAC other than the sender's gets nothing: no VM drains
  * the pool with made-up addresses. */
 static void test_dhcp_vmnetd_foreign_chaddr(void)
@@ -396,5 +469,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/uplink-nat/dhcp-vmnetd-reserved", test_dhcp_vmnetd_reserved);
 	g_test_add_func("/uplink-nat/selfport-refused", test_selfport_refused);
 	g_test_add_func("/uplink-nat/fragment-flood-bounded", test_fragment_flood_bounded);
+	g_test_add_func("/uplink-nat/tftp-guarded", test_tftp_guarded);
 	return g_test_run();
 }
