@@ -422,6 +422,15 @@ static void reply_end(struct dhcp_reply *r, struct dhcp_opt_writer *w)
 	r->len = MAX(BOOTP_OPTIONS + dhcp_opt_finish(w), BOOTP_MIN_LEN);
 }
 
+/* Network boot: the file to fetch (BOOTP's file field) and from whom. */
+static void put_boot(const struct dhcp_server *s, struct dhcp_reply *r)
+{
+	if (!s->cfg.bootfile)
+		return;
+	memcpy(r->msg + BOOTP_SIADDR, &s->cfg.server_id.s_addr, 4);
+	strncpy((char *)r->msg + BOOTP_FILE, s->cfg.bootfile, BOOTP_FILE_LEN - 1);
+}
+
 /* Lease time with the renewal (T1) and rebinding (T2) times at RFC 2131
  * 4.4.5's defaults: half and seven eighths of the lease. */
 static void put_lease_time(const struct dhcp_server *s, struct dhcp_opt_writer *w)
@@ -450,6 +459,9 @@ static void put_params(const struct dhcp_server *s, const struct dhcp_msg *m, st
 		dhcp_opt_put_u16(w, DHCP_OPT_MTU, s->cfg.mtu);
 	if (st && st->hostname && *st->hostname)	/* RFC 2132 3.14: at least one byte */
 		dhcp_opt_put(w, DHCP_OPT_HOSTNAME, st->hostname, strlen(st->hostname));
+	else if (s->cfg.client_hostname && *s->cfg.client_hostname)
+		dhcp_opt_put(w, DHCP_OPT_HOSTNAME, s->cfg.client_hostname,
+			     strlen(s->cfg.client_hostname));
 	if (s->cfg.domain)
 		dhcp_opt_put(w, DHCP_OPT_DOMAIN, s->cfg.domain, strlen(s->cfg.domain));
 	if (s->search_len)
@@ -474,6 +486,7 @@ static bool reply_lease(const struct dhcp_server *s, const struct dhcp_msg *m, u
 	struct dhcp_opt_writer w;
 
 	reply_begin(s, m, type, ip, r, &w);
+	put_boot(s, r);
 	put_lease_time(s, &w);
 	put_params(s, m, &w);
 	reply_end(r, &w);
@@ -727,6 +740,8 @@ static void copy_config(struct dhcp_server *s, const struct dhcp_server_config *
 {
 	s->cfg = *cfg;
 	s->cfg.domain = g_strdup(cfg->domain);
+	s->cfg.client_hostname = g_strdup(cfg->client_hostname);
+	s->cfg.bootfile = g_strdup(cfg->bootfile);
 	s->cfg.state_file = g_strdup(cfg->state_file);
 	s->name = cfg->name ? g_strdup_printf("%s: dhcp", cfg->name) : g_strdup("dhcp");
 	s->cfg.search = NULL;		/* encoded below, not kept */
@@ -780,6 +795,8 @@ void dhcp_server_free(struct dhcp_server *s)
 	g_free(s->statics);
 	g_free(s->reserved);
 	g_free((char *)s->cfg.domain);
+	g_free((char *)s->cfg.client_hostname);
+	g_free((char *)s->cfg.bootfile);
 	g_free((char *)s->cfg.state_file);
 	g_free(s->name);
 	g_array_free(s->declined, TRUE);

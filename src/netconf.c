@@ -80,6 +80,9 @@ static struct net_config *net_config_new(const char *name, enum net_mode mode)
 	n->port_macs = NET_PORT_MACS_DEFAULT;
 	n->max_ports = NET_MAX_PORTS_DEFAULT;
 	n->port_security = true;
+	/* vmnetd's DHCP: leases capped per port, expiring, released, with the
+	 * MTU; libslirp's (dhcp=libslirp) has 16 leases that never expire. */
+	n->dhcp_vmnetd = mode == NET_MODE_NAT;
 	nat_config_init(&n->nat);
 	hostonly_init(&n->ho);
 	n->listen = g_array_new(FALSE, TRUE, sizeof(struct endpoint));

@@ -273,6 +273,7 @@ static bool start_dhcp(struct uplink_nat *nat, const struct net_config *nc, GErr
 		.router = c->restricted ? (struct in_addr){ 0 } : c->host,
 		.dns = c->restricted ? (struct in_addr){ 0 } : c->dns,
 		.lease_time_s = NAT_LEASE_TIME_S, .mtu = c->mtu, .domain = c->domainname,
+		.client_hostname = c->hostname, .bootfile = c->bootfile,
 		.search = c->dnssearch->len > 1 ? (const char *const *)c->dnssearch->pdata : NULL,
 		.state_file = nc->lease_file, .name = nc->name,
 	};

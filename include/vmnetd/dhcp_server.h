@@ -39,6 +39,8 @@ struct dhcp_server_config {
 	uint16_t mtu;			/* option 26; 0: none */
 	const char *domain;		/* option 15; NULL: none */
 	const char *const *search;	/* option 119, NULL-terminated; NULL: none */
+	const char *client_hostname;	/* option 12 for clients with no static name (QEMU's hostname=) */
+	const char *bootfile;		/* BOOTP file, with siaddr = server_id; NULL: none */
 	const struct dhcp_static_lease *statics;
 	size_t n_statics;
 	/* Never handed out, offered, acknowledged nor taken back from the state

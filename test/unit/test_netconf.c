@@ -116,7 +116,7 @@ static void test_default_network(void)
 	g_assert_cmpuint(n->mtu, ==, NAT_MTU_DEFAULT);
 	g_assert_cmpuint(n->nat.mtu, ==, NAT_MTU_DEFAULT);
 	g_assert_cmpuint(n->port_macs, ==, NET_PORT_MACS_DEFAULT);
-	g_assert_false(n->dhcp_vmnetd);
+	g_assert_true(n->dhcp_vmnetd);		/* vmnetd's DHCP by default */
 	g_assert_null(n->lease_file);
 	g_assert_cmpstr(ip4(n->nat.net), ==, "10.0.2.0");
 	g_assert_cmpstr(ip4(n->nat.dhcp_start), ==, "10.0.2.15");
@@ -398,7 +398,7 @@ static const struct {
 
 	/* NAT */
 	{ { .network = { "a,dhcp=isc" } }, "network a dhcp=isc: expected libslirp or vmnetd" },
-	{ { .network = { "a,lease-file=/x" } },
+	{ { .network = { "a,dhcp=libslirp,lease-file=/x" } },
 	  "network a lease-file=/x: needs dhcp=vmnetd (libslirp's DHCP server keeps no state)" },
 	{ { .network = { "a,hostfwd=tcp::x-:22" } },
 	  "network a hostfwd=tcp::x-:22: host port must be 1 to 65535" },
@@ -414,6 +414,8 @@ static const struct {
 	  "network h lease-time=59: must be a number of seconds from 60 to 31536000" },
 	{ { .network = { "h,mode=hostonly,net=192.168.56.0/31" } },
 	  "network h net=192.168.56.0/31: prefix length must be 1 to 30" },
+	{ { .network = { "h,mode=hostonly,net=" } },	/* fuzz_netconf: was a NULL dereference */
+	  "network h net=: not an IPv4 address" },
 	{ { .network = { "h,mode=hostonly,dhcpstart=192.168.57.10" } },
 	  "network h dhcpstart=192.168.57.10: not inside net=192.168.56.0/24" },
 	{ { .network = { "h,mode=hostonly,dhcpend=192.168.56.255" } },
