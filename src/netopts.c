@@ -151,7 +151,8 @@ bool netopt_parse_net(const char *what, const char *val, struct in_addr *net,
 	struct in_addr addr;
 	uint32_t m;
 
-	if (inet_pton(AF_INET, parts[0], &addr) != 1) {
+	/* An empty value splits into no parts at all. */
+	if (!parts[0] || inet_pton(AF_INET, parts[0], &addr) != 1) {
 		OPT_ERR(err, what, "net", val, "not an IPv4 address");
 		return false;
 	}
@@ -177,7 +178,8 @@ static bool parse_ip6_net(struct nat_config *c, const char *what, const char *va
 	g_auto(GStrv) parts = g_strsplit(val, "/", 2);
 	guint64 len = 64;
 
-	if (!parse_ip6(what, "ipv6-net", parts[0], &c->ip6_prefix, err))
+	/* An empty value splits into no parts at all. */
+	if (!parse_ip6(what, "ipv6-net", parts[0] ? parts[0] : "", &c->ip6_prefix, err))
 		return false;
 	if (parts[1] && !netopt_parse_uint(parts[1], 1, 126, &len)) {
 		OPT_ERR(err, what, "ipv6-net", val, "prefix length must be 1 to 126");
@@ -218,7 +220,7 @@ bool netopt_parse_hostfwd(const char *what, const char *val, struct hostfwd *out
 	struct hostfwd fwd = { 0 };
 	guint64 port;
 
-	if (!sides[1])
+	if (!sides[0] || !sides[1])	/* an empty value splits into no parts at all */
 		goto syntax;
 	h = g_strsplit(sides[0], ":", 0);
 	g = g_strsplit(sides[1], ":", 0);

@@ -30,8 +30,10 @@ struct portsec {
 
 static guint in6_hash(gconstpointer p)
 {
-	const uint32_t *w = p;
+	uint32_t w[4];
 
+	/* A lookup's key points into a frame, at any alignment. */
+	memcpy(w, p, sizeof(w));
 	return w[0] ^ w[1] ^ w[2] ^ w[3];
 }
 

@@ -136,6 +136,7 @@ static const struct {
 	{ "net=10.0.2.0/24,,", "prefix length must be 1 to 30" },	/* ",," is part of the value */
 	{ "net=10.0.2.0/24,", "empty option" },
 	{ "net=10.0.2", "--nat net=10.0.2: not an IPv4 address" },
+	{ "net=", "--nat net=: not an IPv4 address" },	/* fuzz_netopts: was a NULL dereference */
 	{ "net=10.0.2.0/33", "--nat net=10.0.2.0/33: prefix length must be 1 to 30" },
 	{ "net=10.0.2.0/255.0.255.0", "netmask is not contiguous" },
 	{ "host=10.0.3.2", "--nat host=10.0.3.2: not inside net=10.0.2.0/24" },
@@ -152,6 +153,8 @@ static const struct {
 	{ "mtu=1000", "--nat mtu=1000: IPv6 needs at least 1280" },
 	{ "hostname=", "--nat hostname=: must not be empty" },
 	{ "hostfwd=tcp::2280", "expected [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport" },
+	{ "hostfwd=", "expected [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport" },	/* fuzz_netopts */
+	{ "ipv6-net=", "--nat ipv6-net=: not an IPv6 address" },	/* fuzz_netopts */
 	{ "hostfwd=sctp::1-:2", "protocol must be tcp or udp" },
 	{ "hostfwd=tcp::0-:22", "host port must be 1 to 65535" },
 	{ "hostfwd=tcp::70000-:22", "host port must be 1 to 65535" },

@@ -204,6 +204,18 @@ static void test_ipv6_cap(struct fixture *fx, gconstpointer data)
 	g_assert_false(sent(fx, 2, f, ip6_from(f, mac_b, "fe80::2", NULL)));
 }
 
+/* A frame's addresses sit at any alignment (frames follow one another in the
+ * stream buffer): fuzz_portsec found the IPv6 hash loading words from them. */
+static void test_ipv6_unaligned(struct fixture *fx, gconstpointer data)
+{
+	uint8_t buf[129];
+	uint8_t *f = buf + 1;
+
+	(void)data;
+	g_assert_true(sent(fx, 1, f, ip6_from(f, mac_a, "fe80::a", NULL)));
+	g_assert_false(sent(fx, 2, f, ip6_from(f, mac_b, "fe80::a", NULL)));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -211,5 +223,6 @@ int main(int argc, char **argv)
 	ADD("/portsec/ipv4", test_ipv4);
 	ADD("/portsec/ipv6", test_ipv6);
 	ADD("/portsec/ipv6-cap", test_ipv6_cap);
+	ADD("/portsec/ipv6-unaligned", test_ipv6_unaligned);
 	return g_test_run();
 }
