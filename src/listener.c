@@ -21,6 +21,7 @@ struct listener {
 	bool uid_unknown_said;		/* the kernel cannot tell: said once */
 	attach_fn attach;
 	void *opaque;
+	struct loop_timer *resume;	/* accepting again after running short */
 };
 
 struct connector {
@@ -102,6 +103,25 @@ static bool peer_allowed(struct listener *li, int fd, const char *name)
 	return true;
 }
 
+/* Out of descriptors (or memory): the pending connection stays in the
+ * backlog and keeps the socket readable, so polling on would spin the loop.
+ * Stop listening for a while and say so once per pause. */
+static void pause_accepting(struct listener *li, int err)
+{
+	g_message("%s: accept: %s; not accepting for %d ms", li->name, g_strerror(err),
+		  (int)(LISTENER_PAUSE_NS / 1000000));
+	loop_watch_mod(li->loop, &li->watch, 0);
+	loop_timer_arm(li->resume, loop_now(li->loop) + LISTENER_PAUSE_NS);
+}
+
+static void resume_accepting(void *opaque)
+{
+	struct listener *li = opaque;
+
+	if (li->fd >= 0)
+		loop_watch_mod(li->loop, &li->watch, EPOLLIN);
+}
+
 static void on_accept(void *opaque, uint32_t events)
 {
 	struct listener *li = opaque;
@@ -111,7 +131,10 @@ static void on_accept(void *opaque, uint32_t events)
 		int fd = accept4(li->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				pause_accepting(li, errno);
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				g_warning("%s: accept: %s", li->name, g_strerror(errno));
 			return;
 		}
@@ -160,6 +183,7 @@ struct listener *listener_new(struct loop *l, const struct endpoint *ep, unsigne
 	li->uid = geteuid();
 	li->attach = attach;
 	li->opaque = opaque;
+	li->resume = loop_timer_new(l, resume_accepting, li);
 	endpoint_copy(&li->ep, ep);
 	li->name = endpoint_to_string(ep);
 	li->fd = endpoint_listen(ep, socket_mode, &li->file, err);
@@ -195,6 +219,7 @@ void listener_free(struct listener *li)
 		close(li->fd);
 		li->fd = -1;
 	}
+	loop_timer_free(li->resume);
 	/* Not by path alone: the file there may no longer be the one we made. */
 	if (li->ep.type == ENDPOINT_UNIX)
 		endpoint_unlink_own(&li->ep, &li->file);

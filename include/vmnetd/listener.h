@@ -33,6 +33,9 @@ struct connector *connector_new(struct loop *l, const struct endpoint *ep, attac
 void connector_free(struct connector *co);
 
 #define CONNECTOR_RETRY_NS (1000 * 1000 * 1000LL)
+/* A listener out of descriptors rests this long before it accepts again:
+ * long enough not to spin, short enough that a freed descriptor serves soon. */
+#define LISTENER_PAUSE_NS (200 * 1000 * 1000LL)
 /* A connect unanswered this long is given up and the next address tried:
  * a QEMU on this host or LAN answers in milliseconds, and the kernel's own
  * give-up (~2 min of SYN retries) would hold a working address back. */

@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -233,10 +234,73 @@ static void test_connect_never_blocks(void)
 	close(lfd);
 }
 
+static struct port *count_attach(void *opaque, int fd, char *name)
+{
+	(*(unsigned *)opaque)++;
+	close(fd);
+	g_free(name);
+	return NULL;
+}
+
+static int count_iterations(void *opaque, struct loop *l)
+{
+	(void)l;
+	(*(unsigned *)opaque)++;
+	return -1;
+}
+
+static void quit_loop(void *opaque)
+{
+	loop_quit(opaque);
+}
+
+/* Out of descriptors, a listener rests instead of spinning the loop on a
+ * connection it cannot accept, and accepts it once descriptors are back. */
+static void test_listener_out_of_fds(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("vmnetd-fds-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "t.sock", NULL);
+	struct endpoint ep = { .type = ENDPOINT_UNIX, .path = path };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct loop *l = loop_new();
+	unsigned accepted = 0, iterations = 0;
+	struct listener *li = listener_new(l, &ep, 0600, count_attach, &accepted, NULL);
+	struct loop_timer *stop = loop_timer_new(l, quit_loop, l);
+	struct rlimit saved, low;
+	int fd, spare;
+
+	g_assert_nonnull(li);
+	loop_add_hook(l, count_iterations, &iterations);
+	g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	g_assert_cmpint(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), ==, 0);
+	/* No descriptor left for accept4(). */
+	getrlimit(RLIMIT_NOFILE, &saved);
+	spare = dup(0);
+	low = saved;
+	low.rlim_cur = spare;
+	g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &low), ==, 0);
+	loop_timer_arm(stop, clock_now_ns() + 300 * 1000000LL);
+	loop_run(l);
+	g_assert_cmpuint(accepted, ==, 0);
+	g_assert_cmpuint(iterations, <, 50);	/* resting, not spinning */
+	setrlimit(RLIMIT_NOFILE, &saved);
+	loop_timer_arm(stop, clock_now_ns() + 500 * 1000000LL);
+	loop_run(l);
+	g_assert_cmpuint(accepted, ==, 1);
+	close(spare);
+	close(fd);
+	listener_free(li);
+	loop_timer_free(stop);
+	loop_free(l);
+	g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/network/free-from-callback", test_free_from_callback);
 	g_test_add_func("/network/connect-never-blocks", test_connect_never_blocks);
+	g_test_add_func("/network/listener-out-of-fds", test_listener_out_of_fds);
 	return g_test_run();
 }
