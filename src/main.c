@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "vmnetd/error.h"
+#include "vmnetd/flowcap.h"
 #include "vmnetd/netconf.h"
 #include "vmnetd/network.h"
 #include "vmnetd/privs.h"
@@ -247,6 +248,16 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* Every guest flow through libslirp costs a descriptor: the networks share
+ * half of what this process may open. Set after raise_fd_limit(). */
+static void share_flow_budget(struct vmnetd_config *cfg)
+{
+	unsigned budget = flowcap_budget(cfg->networks->len);
+
+	for (guint i = 0; i < cfg->networks->len; i++)
+		((struct net_config *)g_ptr_array_index(cfg->networks, i))->flow_budget = budget;
+}
+
 /* Builds every network with its sockets; false with @err at the first failure. */
 static bool build_networks(struct loop *l, const struct vmnetd_config *cfg, bool from_nat,
 			   unsigned mode, const char *relay_exe, GPtrArray *nets, GError **err)
@@ -338,6 +349,7 @@ static int run(struct options *o)
 	if (!make_default_dirs(&cfg, &err))
 		goto out;
 	raise_fd_limit();
+	share_flow_budget(&cfg);
 	l = loop_new();
 	if (!watch_signals(&sg, l, &err))
 		goto out;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "vmnetd/error.h"
+#include "vmnetd/flowcap.h"
 #include "vmnetd/fraglimit.h"
 #include "vmnetd/frame.h"
 #include "vmnetd/slirp_stack.h"
@@ -24,6 +25,7 @@ struct slirp_stack {
 	void *opaque;
 	struct loop_poller_reg *poller;
 	struct fraglimit *frags;
+	struct flowcap *flows;
 };
 
 struct stack_timer {
@@ -194,6 +196,7 @@ struct slirp_stack *slirp_stack_new(struct loop *l, const SlirpConfig *sc,
 	}
 	s->poller = loop_add_poller(l, &poller);
 	s->frags = fraglimit_new(FRAGLIMIT_MAX_BYTES, FRAGLIMIT_MAX_COUNT, FRAGLIMIT_TIMEOUT_NS);
+	s->flows = flowcap_new(flowcap_budget(1));
 	return s;
 }
 
@@ -202,6 +205,7 @@ static void stack_destroy(void *ptr)
 	struct slirp_stack *s = ptr;
 
 	fraglimit_free(s->frags);
+	flowcap_free(s->flows);
 	g_free(s);
 }
 
@@ -233,8 +237,16 @@ bool slirp_stack_input(struct slirp_stack *s, const uint8_t *frame, size_t len)
 		if (!fraglimit_admit(s->frags, sender_key(s, frame, now), frame, len, now))
 			return false;
 	}
+	if (!flowcap_admit(s->flows, frame, len, loop_now(s->loop)))
+		return false;
 	slirp_input(s->slirp, frame, (int)len);
 	return true;
+}
+
+void slirp_stack_set_flow_budget(struct slirp_stack *s, unsigned max_flows)
+{
+	flowcap_free(s->flows);
+	s->flows = flowcap_new(max_flows);
 }
 
 Slirp *slirp_stack_slirp(struct slirp_stack *s)

@@ -181,6 +181,8 @@ static struct slirp_stack *start_slirp(struct uplink_hostonly *ho, struct loop *
 		g_prefix_error(err, "%s: ", what);
 		return NULL;
 	}
+	if (cfg->flow_budget)
+		slirp_stack_set_flow_budget(s, cfg->flow_budget);
 	if (!slirp_stack_add_hostfwds(s, c->hostfwds, what, err)) {
 		slirp_stack_free(s);
 		return NULL;

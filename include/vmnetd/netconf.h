@@ -49,6 +49,7 @@ struct net_config {
 	unsigned port_macs;		/* port-macs=: MACs one port may own */
 	unsigned max_ports;		/* max-ports=: VM ports at once */
 	bool port_security;		/* port-security=: a VM may use only its own addresses */
+	unsigned flow_budget;		/* host sockets its guests may open; 0: this process's share */
 	bool dhcp_vmnetd;		/* NAT dhcp=vmnetd: vmnetd's DHCP server, not libslirp's */
 	char *lease_file;		/* lease-file=: DHCP state file; NULL: memory only */
 	struct nat_config nat;		/* mode NAT: libslirp's settings */

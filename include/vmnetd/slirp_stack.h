@@ -20,11 +20,14 @@ typedef void (*slirp_frame_fn)(void *opaque, const uint8_t *frame, size_t len);
 struct slirp_stack *slirp_stack_new(struct loop *l, const SlirpConfig *sc,
 				    const struct port *owner, slirp_frame_fn out, void *opaque,
 				    GError **err);
+/* At most @max_flows host sockets for the guests (flowcap.h). */
+void slirp_stack_set_flow_budget(struct slirp_stack *s, unsigned max_flows);
 void slirp_stack_free(struct slirp_stack *s);
 
 /* Give libslirp one frame from the guests. IPv4 fragments pass only within
  * the reassembly budget (fraglimit.h), per network and per sending port
- * (the owner's switch says which): false when one was refused. */
+ * (the owner's switch says which), and new flows only within the flow
+ * budget (flowcap.h): false when one was refused. */
 bool slirp_stack_input(struct slirp_stack *s, const uint8_t *frame, size_t len);
 /* Listen on the host for each forward; @what prefixes messages ("network lab"). */
 bool slirp_stack_add_hostfwds(struct slirp_stack *s, const GArray *hostfwds, const char *what,
