@@ -9,7 +9,9 @@ import hashlib
 import http.server
 import os
 import random
+import resource
 import select
+import signal
 import socket
 import struct
 import sys
@@ -556,6 +558,213 @@ def malformed_services(path, ip, server, count):
     return 0
 
 
+def _mac(text):
+    return bytes.fromhex(text.replace(":", ""))
+
+
+class _RawPort:
+    """A hostile VM: raw Ethernet frames on a vmnetd stream socket (unix:PATH,
+    a bare PATH, or tcp:HOST:PORT), framed as QEMU frames them."""
+
+    def __init__(self, path, mac):
+        if path.startswith("tcp:"):
+            host, port = path[4:].rsplit(":", 1)
+            self.s = socket.create_connection((host, int(port)))
+        else:
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.s.connect(path[5:] if path.startswith("unix:") else path)
+        self.mac = _mac(mac)
+        self.buf = bytearray()
+
+    def send(self, frame):
+        self.s.sendall(struct.pack("!I", len(frame)) + frame)
+
+    def read(self, timeout=0.0):
+        """The whole frames that arrive within `timeout` seconds."""
+        r, _, _ = select.select([self.s], [], [], timeout)
+        while r:
+            try:
+                data = self.s.recv(262144, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                break
+            if not data:
+                raise EOFError("the daemon closed the connection")
+            self.buf += data
+        frames = []
+        while len(self.buf) >= 4:
+            n = struct.unpack("!I", self.buf[:4])[0]
+            if len(self.buf) < 4 + n:
+                break
+            frames.append(bytes(self.buf[4:4 + n]))
+            del self.buf[:4 + n]
+        return frames
+
+
+def _ip4_header(src, dst, proto, ident, payload_len, frag=0):
+    iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + payload_len, ident & 0xFFFF, frag, 64,
+                      proto, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    return iph[:10] + struct.pack("H", _csum(iph)) + iph[12:]
+
+
+def _until_sigterm():
+    """SIGTERM ends the tool's main loop (SystemExit) so it still reports."""
+    def stop(signum, frame):
+        raise SystemExit(0)
+    signal.signal(signal.SIGTERM, stop)
+
+
+def arp_spoof(path, mac, seconds, watch_ip, *forgeries):
+    """Keep telling lies in ARP: each FORGERY is ETHDST/OP/SHA/SPA/THA/TPA
+    (a MAC may be "me"), all sent every 0.1 s for SECONDS or until SIGTERM,
+    while everything that arrives is read and the IPv4 frames addressed to
+    WATCH_IP (another VM's, which this port must never see) are counted.
+    Prints "ready" after the first round, "round N" every 10 rounds, and at
+    the end "OK rounds=R read=N victim=V"."""
+    port = _RawPort(path, mac)
+
+    def m(text):
+        return port.mac if text == "me" else _mac(text)
+    frames = []
+    for f in forgeries:
+        dst, op, sha, spa, tha, tpa = f.split("/")
+        frames.append(m(dst) + port.mac + b"\x08\x06" +
+                      _arp(int(op), m(sha), spa, m(tha), tpa).ljust(46, b"\0"))
+    watch = socket.inet_aton(watch_ip)
+    rounds = read = victim = 0
+    _until_sigterm()
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < float(seconds):
+            for f in frames:
+                port.send(f)
+            rounds += 1
+            if rounds == 1:
+                print("ready", flush=True)
+            elif rounds % 10 == 0:
+                print(f"round {rounds}", flush=True)
+            due = start + rounds * 0.1
+            while True:
+                left = due - time.monotonic()
+                for f in port.read(max(0.0, left)):
+                    read += 1
+                    if f[12:14] == b"\x08\x00" and f[30:34] == watch:
+                        victim += 1
+                if left <= 0:
+                    break
+    finally:
+        print(f"OK rounds={rounds} read={read} victim={victim}", flush=True)
+    return 0
+
+
+def attach_probe(path, timeout):
+    """Attach as a VM (one broadcast frame), then see whether the daemon
+    closes the connection: CLOSED or OPEN, with the time it took."""
+    t0 = time.monotonic()
+    port = _RawPort(path, "52:54:00:00:00:7e")
+    try:
+        port.send(b"\xff" * 6 + port.mac + b"\x88\xb5" + b"vmnetd probe".ljust(46, b"\0"))
+        deadline = t0 + float(timeout)
+        while time.monotonic() < deadline:
+            port.read(deadline - time.monotonic())
+        what = "OPEN"
+    except (EOFError, ConnectionResetError, BrokenPipeError):
+        what = "CLOSED"
+    print(f"{what} {time.monotonic() - t0:.3f}")
+    return 0
+
+
+def frag_flood(path, mac, src, dst, dst_mac, count, min_seconds, max_seconds):
+    """First fragments of `count` distinct IPv4 datagrams (ID and protocol
+    vary; 8 bytes of UDP-ish payload, more to come) to DST, as fast as the
+    socket takes them; the sweep repeats until MIN_SECONDS have passed and
+    stops at MAX_SECONDS. Prints "ready" after the first 1000, then
+    "OK sent=N distinct=D seconds=S"."""
+    port = _RawPort(path, mac)
+    head = _mac(dst_mac) + port.mac + b"\x08\x00"
+    count, protos = int(count), (17, 6, 1, 47)
+    start = time.monotonic()
+    sent = 0
+    port.s.setblocking(True)
+    while True:
+        i = sent % count
+        body = struct.pack("!HHHH", 40000 + i % 1000, 9, 16, 0)
+        frame = head + _ip4_header(src, dst, protos[i >> 16], i, len(body), 0x2000) + body
+        port.send(frame)
+        sent += 1
+        if sent == 1000:
+            print("ready", flush=True)
+        if sent % 1000 == 0:
+            port.read()             # nothing should come back; do not let it pile up
+            now = time.monotonic() - start
+            if now > float(max_seconds) or (sent >= count and now >= float(min_seconds)):
+                break
+    print(f"OK sent={sent} distinct={min(sent, count)} seconds={time.monotonic() - start:.1f}",
+          flush=True)
+    return 0
+
+
+def idle_clients(path, count, timeout):
+    """COUNT connections to a stream socket that never read (nor send). One
+    more connection, the marker, follows; the daemon accepts in order, so once
+    it has closed the marker it has dealt with all the others (or TIMEOUT
+    passed). Prints "ready open=N closed=M" for the COUNT, and holds the open
+    ones until SIGTERM."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, int(count) + 100)), hard))
+    socks = []
+    for _ in range(int(count) + 1):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        socks.append(s)
+    marker = socks.pop()
+    p = select.poll()
+    p.register(marker, select.POLLRDHUP)
+    p.poll(float(timeout) * 1000)
+    closed = 0
+    for s in socks:
+        p = select.poll()
+        p.register(s, select.POLLRDHUP)
+        closed += bool(p.poll(0))
+    marker.close()
+    print(f"ready open={len(socks) - closed} closed={closed}", flush=True)
+    _until_sigterm()
+    while True:
+        select.select([], [], [])
+
+
+def bcast_flood(path, mac, count, size):
+    """COUNT broadcast frames of SIZE bytes (an experimental EtherType nobody
+    answers), as fast as the socket takes them."""
+    port = _RawPort(path, mac)
+    frame = b"\xff" * 6 + port.mac + b"\x88\xb5" + random.randbytes(int(size) - 14)
+    for _ in range(int(count)):
+        port.send(frame)
+        port.read()
+    print("OK")
+    return 0
+
+
+def icmp6_flood(path, mac, src, dst, dst_mac, count, seconds):
+    """COUNT ICMPv6 echo requests from SRC to DST, spread evenly over SECONDS."""
+    port = _RawPort(path, mac)
+    s6, d6 = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+    count = int(count)
+    start = time.monotonic()
+    for i in range(count):
+        body = struct.pack("!BBHHH", 128, 0, 0, 0x4242, i & 0xFFFF) + b"vmnetd icmp6 flood"
+        pseudo = s6 + d6 + struct.pack("!IxxxB", len(body), 58)
+        body = body[:2] + struct.pack("H", _csum(pseudo + body)) + body[4:]
+        ip6 = struct.pack("!IHBB", 0x60000000, len(body), 58, 64) + s6 + d6
+        port.send(_mac(dst_mac) + port.mac + b"\x86\xdd" + ip6 + body)
+        if i % 100 == 99:
+            port.read()
+            wait = start + (i + 1) * float(seconds) / count - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+    print(f"OK sent={count} seconds={time.monotonic() - start:.1f}")
+    return 0
+
+
 COMMANDS = {
     "stuck-client": stuck_client,
     "udp-blast": udp_blast,
@@ -572,6 +781,12 @@ COMMANDS = {
     "udp-probe": udp_probe,
     "dns-lookup": dns_lookup,
     "malformed-services": malformed_services,
+    "arp-spoof": arp_spoof,
+    "attach-probe": attach_probe,
+    "frag-flood": frag_flood,
+    "idle-clients": idle_clients,
+    "bcast-flood": bcast_flood,
+    "icmp6-flood": icmp6_flood,
 }
 
 if __name__ == "__main__":
