@@ -26,7 +26,7 @@
 struct options {
 	char **listen, **connect, **nat, **network;
 	char *config, *socket_mode;
-	char *relay_target;
+	char *relay_target, *relay_slots;
 	char *user, *group;
 	gboolean debug, version, seccomp, seccomp_selftest;
 };
@@ -76,6 +76,8 @@ static bool parse_command_line(int *argc, char ***argv, struct options *o, GErro
 		  NULL },
 		{ "seccomp-selftest", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE,
 		  &o->seccomp_selftest, "Internal: make a forbidden call after set-up", NULL },
+		{ "relay-slots", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &o->relay_slots,
+		  "Internal: the guestfwd relay slots to take one of", "KEY" },
 		{ "guestfwd-relay", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &o->relay_target,
 		  "Internal: relay stdin/stdout to ADDR", "ADDR" },
 		{ NULL }
@@ -390,6 +392,7 @@ static void options_clear(struct options *o)
 	g_free(o->config);
 	g_free(o->socket_mode);
 	g_free(o->relay_target);
+	g_free(o->relay_slots);
 	g_free(o->user);
 	g_free(o->group);
 }
@@ -417,7 +420,7 @@ int main(int argc, char **argv)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		status = relay_run(o.relay_target);
+		status = relay_run(o.relay_target, o.relay_slots);
 	} else {
 		if (o.debug)
 			g_log_set_debug_enabled(TRUE);

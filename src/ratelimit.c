@@ -274,6 +274,13 @@ static void handler(const gchar *domain, GLogLevelFlags level, const gchar *mess
 	}
 	if (would_drop(level, domain))
 		return;		/* debug without --debug: not worth a key */
+	if (!domain && (level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO))) {
+		/* vmnetd's own record of events: a port attached or closed, a
+		 * lease given. Other caps bound them (max-ports=, leases per
+		 * port), and tests and operators wait on every one. */
+		g_log_default_handler(domain, level, message, data);
+		return;
+	}
 	ratelimit_key(key, sizeof(key), domain, level, message ? message : "");
 	report_installed(now_ns, false);
 	g_mutex_lock(&installed_lock);

@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "vmnetd/endpoint.h"
@@ -46,11 +48,38 @@ static bool pump(struct pipe_dir *d)
 	return true;
 }
 
-int relay_run(const char *target)
+/* Take one of RELAY_SLOTS slots by binding its abstract unix socket name:
+ * the kernel frees it when this process ends, however it ends, and nothing
+ * is left on disk. -1 when every slot is taken. */
+static int take_slot(const char *key)
+{
+	for (int i = 0; i < RELAY_SLOTS; i++) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int n = g_snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1,
+				   "vmnetd-relay-%s-%d", key, i);
+
+		if (fd < 0)
+			return -1;
+		if (bind(fd, (struct sockaddr *)&sun,
+			 offsetof(struct sockaddr_un, sun_path) + 1 + n) == 0)
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+int relay_run(const char *target, const char *slot_key)
 {
 	struct endpoint ep;
 	GError *err = NULL;
 	int fd;
+
+	if (slot_key && take_slot(slot_key) < 0) {
+		g_printerr("vmnetd relay: %d relays already running; connection refused\n",
+			   RELAY_SLOTS);
+		return 1;
+	}
 
 	if (!endpoint_parse(target, "--guestfwd-relay", &ep, &err) ||
 	    (fd = endpoint_connect(&ep, &err)) < 0) {

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vmnetd/dhcp_mtu.h"
 #include "vmnetd/error.h"
@@ -225,8 +226,9 @@ static bool add_guestfwds(struct uplink_nat *nat, const struct nat_config *c,
 			g_autofree char *target = endpoint_to_string(&f->target);
 			g_autofree char *q_exe = g_shell_quote(relay_exe);
 			g_autofree char *q_target = g_shell_quote(target);
-			g_autofree char *cmd = g_strdup_printf("%s --guestfwd-relay %s", q_exe,
-							       q_target);
+			/* The daemon's pid keys its relays' slots (relay.c). */
+			g_autofree char *cmd = g_strdup_printf("%s --relay-slots %d --guestfwd-relay %s",
+							       q_exe, (int)getpid(), q_target);
 
 			rc = slirp_add_exec(slirp, cmd, &addr, f->port);
 		}

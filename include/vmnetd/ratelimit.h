@@ -49,9 +49,10 @@ void ratelimit_report(struct ratelimit *rl, int64_t now_ns, ratelimit_report_fn 
 void ratelimit_key(char *out, size_t size, const char *domain, GLogLevelFlags level,
 		   const char *message);
 
-/* Rate-limit everything logged through g_log() (libslirp's "Slirp" domain
- * and vmnetd's own) with the defaults above, by replacing GLib's default
- * log handler. Explicit, never automatic: unit tests that expect fatal
+/* Rate-limit what is logged through g_log() (libslirp's "Slirp" domain,
+ * and vmnetd's own warnings and debug lines; not vmnetd's own messages,
+ * one per attach, close or lease, which other caps bound) with the defaults
+ * above, by replacing GLib's default log handler. Explicit, never automatic: unit tests that expect fatal
  * criticals keep GLib's handling. Fatal messages always pass. Call after
  * set-up, so start-up lines are not counted. Idempotent. */
 void ratelimit_install(void);

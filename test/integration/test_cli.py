@@ -302,6 +302,37 @@ def main():
             check(d.p.poll() is None, "daemon still running")
             check(d.stop() == 0, d.output()[-2000:])
 
+        def relay_slots():
+            # libslirp starts one relay process per guestfwd connection; one
+            # daemon's relays take at most 64 slots, the rest end at once.
+            srv = socket.socket()
+            srv.bind(("127.0.0.1", 0))
+            srv.listen(128)
+            target = f"tcp:127.0.0.1:{srv.getsockname()[1]}"
+            key = f"test{os.getpid()}"
+            relays = []
+            try:
+                for _ in range(70):
+                    r, w = os.pipe()
+                    relays.append((subprocess.Popen(
+                        [VMNETD, "--relay-slots", key, "--guestfwd-relay", target],
+                        stdin=r, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), r, w))
+                    os.close(r)
+                wait_until(lambda: sum(p.poll() is not None for p, _, _ in relays) >= 6, 20,
+                           "the relays past 64 to end")
+                ended = [p for p, _, _ in relays if p.poll() is not None]
+                check(len(ended) == 6, f"{len(ended)} relays ended, want 6")
+                check(all(p.returncode == 1 for p in ended), "refused relays exit 1")
+                check(b"64 relays already running" in ended[0].stderr.read(),
+                      "a refused relay says why")
+            finally:
+                for p, _, w in relays:
+                    p.kill()
+                    p.wait()
+                    p.stderr.close()
+                    os.close(w)
+                srv.close()
+
         return run_steps([
             ("--version and --help", version_and_help),
             ("bad options: exit 2, one message naming the option", bad_options),
@@ -317,6 +348,7 @@ def main():
              tcp_listeners),
             ("--connect reaches QEMU server=on once it appears", connect_to_qemu_server),
             ("garbage and 3000 connects: no leak, still serving", garbage_and_many_connects),
+            ("guestfwd relays: at most 64 at once per daemon", relay_slots),
         ], lab)
 
 
