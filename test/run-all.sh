@@ -9,6 +9,8 @@ PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libslirp-dev
           libcap-ng-dev libseccomp-dev
           qemu-system-x86 dnsmasq-base busybox-static iproute2 iputils-ping
           python3 cpio kmod linux-image-cloud-amd64 isc-dhcp-client tcpdump)
+# FUZZ=1: the libFuzzer targets too (fuzz/run.sh), FUZZ_SECONDS each.
+[ "${FUZZ:-0}" != 1 ] || PACKAGES+=(clang libclang-rt-14-dev)
 
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -37,8 +39,15 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false || status=1
 
-# One closing line over both builds, from meson's own logs.
-/usr/bin/python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+fuzz_log=
+if [ "${FUZZ:-0}" = 1 ]; then
+    echo "== libFuzzer targets, ${FUZZ_SECONDS:-60} s each"
+    fuzz/run.sh "${FUZZ_SECONDS:-60}" || status=1
+    fuzz_log=build-fuzz/fuzz-results.json	# one line per target, as meson's
+fi
+
+# One closing line over both builds (and the fuzz targets), from meson's own logs.
+/usr/bin/python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json $fuzz_log <<'PY'
 import json, sys
 counts = {"passed": 0, "failed": 0, "skipped": 0}
 for path in sys.argv[1:]:
