@@ -94,13 +94,19 @@ static void test_in_order_completes(void)
 	fraglimit_free(f);
 }
 
-static void test_out_of_order_completes(void)
+/* A datagram starts with its first fragment: a later one alone crashes
+ * libslirp 4.7 (fuzz_uplink_hostonly's find), so it never gets there. After
+ * the first, the rest may come in any order. */
+static void test_first_fragment_first(void)
 {
 	struct fraglimit *f = fraglimit_new(FRAGLIMIT_MAX_BYTES, FRAGLIMIT_MAX_COUNT,
 					    FRAGLIMIT_TIMEOUT_NS);
 
-	g_assert_true(send_frag(f, &vm_a, 15, 9, 370, false, 100, 0));	/* last first */
+	g_assert_false(send_frag(f, &vm_a, 15, 9, 370, false, 100, 0));	/* last first */
+	g_assert_false(send_frag(f, &vm_a, 15, 9, 185, true, 1480, 0));	/* middle first */
+	g_assert_cmpuint(stats(f).count, ==, 0);
 	g_assert_true(send_frag(f, &vm_a, 15, 9, 0, true, 1480, 0));
+	g_assert_true(send_frag(f, &vm_a, 15, 9, 370, false, 100, 0));
 	g_assert_cmpuint(stats(f).count, ==, 1);
 	g_assert_true(send_frag(f, &vm_a, 15, 9, 185, true, 1480, 0));
 	g_assert_cmpuint(stats(f).count, ==, 0);
@@ -138,9 +144,9 @@ static void test_overlap_not_complete(void)
 	g_assert_true(send_frag(f, &vm_a, 15, 2, 100, false, 400, 0));	/* [800, 1200) */
 	g_assert_cmpuint(stats(f).count, ==, 2);
 	/* MF=0 says 1200 bytes, then a fragment past it: libslirp's last one has MF */
-	g_assert_true(send_frag(f, &vm_a, 15, 6, 150, false, 400, 0));
-	g_assert_true(send_frag(f, &vm_a, 15, 6, 200, true, 800, 0));
 	g_assert_true(send_frag(f, &vm_a, 15, 6, 0, true, 1200, 0));
+	g_assert_true(send_frag(f, &vm_a, 15, 6, 200, true, 800, 0));
+	g_assert_true(send_frag(f, &vm_a, 15, 6, 150, false, 400, 0));
 	g_assert_cmpuint(stats(f).count, ==, 3);
 	fraglimit_free(f);
 }
@@ -284,7 +290,9 @@ static void test_fuzz(void)
 		now += g_rand_int_range(r, 0, 20000000);
 		check_bounds(f, 256 * 1024, 64);
 	}
-	g_assert_cmpuint(stats(f).admitted, >, 10000);	/* the fuzz got past the parser */
+	/* The fuzz got past the parser (most of its datagrams start mid-way,
+	 * and those are refused whole). */
+	g_assert_cmpuint(stats(f).admitted, >, 5000);
 	g_assert_cmpuint(stats(f).dropped, >, 10000);
 	for (int i = 0; i < 20000; i++) {
 		size_t len = g_rand_int_range(r, 0, sizeof(buf));
@@ -311,7 +319,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/fraglimit/not-fragments", test_not_fragments);
 	g_test_add_func("/fraglimit/in-order-completes", test_in_order_completes);
-	g_test_add_func("/fraglimit/out-of-order-completes", test_out_of_order_completes);
+	g_test_add_func("/fraglimit/first-fragment-first", test_first_fragment_first);
 	g_test_add_func("/fraglimit/last-without-middle-held", test_last_without_middle_held);
 	g_test_add_func("/fraglimit/overlap-not-complete", test_overlap_not_complete);
 	g_test_add_func("/fraglimit/flood-one-source", test_flood_one_source);
