@@ -19,6 +19,8 @@ struct port_set {
 	unsigned next_id;
 	port_describe_fn describe;
 	void *describe_opaque;
+	size_t queued;		/* bytes in all its ports' queues */
+	size_t queued_max;
 };
 
 void port_init(struct port *p, const struct port_ops *ops, char *name)
@@ -53,13 +55,16 @@ static void update_events(struct port *p)
 
 static void flush(struct port *p)
 {
-	if (!txring_used(&p->tx))
+	size_t before = txring_used(&p->tx);
+
+	if (!before)
 		return;
 	if (!p->ops->flush(p)) {
 		port_close(p, g_strerror(errno));
 		return;
 	}
 	p->backlog = txring_used(&p->tx);
+	p->set->queued -= before - p->backlog;
 	update_events(p);
 }
 
@@ -98,6 +103,7 @@ struct port_set *port_set_new(struct loop *l, struct vswitch *sw)
 	set->sw = sw;
 	set->ports = g_ptr_array_new();
 	set->dirty = g_ptr_array_new();
+	set->queued_max = PORT_SET_QUEUED_MAX;
 	set->flush_hook = loop_add_hook(l, flush_dirty, set);
 	return set;
 }
@@ -120,6 +126,16 @@ void port_set_free(struct port_set *set)
 	loop_del_hook(set->loop, set->flush_hook);
 	/* Ports freed in this iteration may still look at their set. */
 	loop_defer_free(set->loop, port_set_destroy, set);
+}
+
+void port_set_limit_queued(struct port_set *set, size_t max)
+{
+	set->queued_max = max;
+}
+
+size_t port_set_queued(const struct port_set *set)
+{
+	return set->queued;
 }
 
 void port_set_describe(struct port_set *set, port_describe_fn fn, void *opaque)
@@ -195,6 +211,7 @@ void port_close(struct port *p, const char *why)
 		  who ? who : "");
 	if (p->ops->close)
 		p->ops->close(p);
+	p->set->queued -= txring_used(&p->tx);
 	if (p->fd >= 0) {
 		loop_watch_del(p->set->loop, &p->watch);
 		close(p->fd);
@@ -216,10 +233,14 @@ void port_input(struct port *p, const uint8_t *frame, size_t len)
 
 enum port_verdict port_queue(struct port *p, const uint8_t *frame, size_t len)
 {
+	size_t before = txring_used(&p->tx);
+
 	if (p->closed || len > p->max_frame ||
+	    p->set->queued + TXRING_REC_HDR + MAX(len, p->min_frame) > p->set->queued_max ||
 	    !txring_push_frame(&p->tx, frame, len, p->min_frame))
 		return PORT_DROPPED;
 	p->backlog = txring_used(&p->tx);
+	p->set->queued += p->backlog - before;
 	if (!p->dirty) {
 		p->dirty = true;
 		g_ptr_array_add(p->set->dirty, p);

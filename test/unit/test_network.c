@@ -12,6 +12,7 @@
 
 #include "vmnetd/listener.h"
 #include "vmnetd/network.h"
+#include "vmnetd/port_stream.h"
 
 #define SEC 1000000000LL
 
@@ -296,11 +297,47 @@ static void test_listener_out_of_fds(void)
 	g_rmdir(dir);
 }
 
+/* The queues of one network hold together at most what its set allows:
+ * VMs that do not read cannot add up to more, whatever floods them. */
+static void test_queued_bound(void)
+{
+	struct loop *l = loop_new();
+	struct vswitch *sw = switch_new(SWITCH_AGEING_NS);
+	struct port_set *set = port_set_new(l, sw);
+	struct port *ports[8];
+	int peers[8];
+	uint8_t f[1500] = { 0 };
+
+	port_set_limit_queued(set, 1 << 20);
+	for (int i = 0; i < 8; i++) {
+		int sv[2];
+
+		g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), ==, 0);
+		peers[i] = sv[1];		/* never read */
+		ports[i] = port_stream_new(set, sv[0], g_strdup_printf("vm%d", i));
+		g_assert_nonnull(ports[i]);
+	}
+	memset(f, 0xff, 6);			/* broadcast, from vm0 */
+	memcpy(f + 6, vm_mac, 6);
+	f[12] = 0x08;
+	for (int i = 0; i < 2000; i++)
+		port_input(ports[0], f, sizeof(f));	/* no iteration ran: nothing flushed */
+	g_assert_cmpuint(port_set_queued(set), <=, 1 << 20);
+	g_assert_cmpuint(port_set_queued(set), >, (1 << 20) - 2 * sizeof(f));
+	g_assert_cmpuint(ports[1]->stats.tx_drops + ports[7]->stats.tx_drops, >, 0);
+	port_set_free(set);			/* closing gives it all back */
+	loop_free(l);
+	switch_free(sw);
+	for (int i = 0; i < 8; i++)
+		close(peers[i]);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/network/free-from-callback", test_free_from_callback);
 	g_test_add_func("/network/connect-never-blocks", test_connect_never_blocks);
 	g_test_add_func("/network/listener-out-of-fds", test_listener_out_of_fds);
+	g_test_add_func("/network/queued-bound", test_queued_bound);
 	return g_test_run();
 }
