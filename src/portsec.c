@@ -125,9 +125,11 @@ static bool check_arp(struct portsec *ps, struct vswitch *sw, struct port *in,
 {
 	const uint8_t *arp = frame_ptr((uint8_t *)frame, len, ETH_HLEN, 28);
 
+	/* Only IPv4 over Ethernet: libslirp does not check the types, and Linux
+	 * takes hardware type 6 (IEEE 802) too, so any other is a way around. */
 	if (!arp || get_be16(arp) != 1 || get_be16(arp + 2) != ETH_P_IPV4 || arp[4] != 6 ||
 	    arp[5] != 4)
-		return true;		/* not IPv4 over Ethernet: nobody acts on it */
+		return false;
 	/* The sender's MAC is its frame's: no answering for someone else. */
 	return !memcmp(arp + 8, frame + 6, 6) &&
 	       may_claim4(ps, sw, in, frame + 6, arp + 14, now_ns);
@@ -193,6 +195,30 @@ static bool may_claim6(struct portsec *ps, struct port *in, const uint8_t *a)
 	return true;
 }
 
+/* The ICMPv6 header of an IPv6 packet (24 bytes of it at least), past any
+ * hop-by-hop, routing or destination options headers; NULL if there is none
+ * (a fragment header too: neighbour discovery is never fragmented). */
+static const uint8_t *icmpv6_of(const uint8_t *frame, size_t len, const uint8_t *ip6)
+{
+	size_t off = ETH_HLEN + IP6_HLEN;
+	uint8_t next = ip6[6];
+
+	for (int i = 0; i < 8; i++) {
+		const uint8_t *ext;
+
+		if (next == IPPROTO_ICMPV6_)
+			return frame_ptr((uint8_t *)frame, len, off, 24);
+		if (next != 0 && next != 43 && next != 60)	/* hop-by-hop, routing, dest opts */
+			return NULL;
+		ext = frame_ptr((uint8_t *)frame, len, off, 2);
+		if (!ext)
+			return NULL;
+		next = ext[0];
+		off += (ext[1] + 1) * 8;
+	}
+	return NULL;
+}
+
 static bool check_ip6(struct portsec *ps, struct port *in, const uint8_t *frame, size_t len)
 {
 	const uint8_t *ip6 = frame_ptr((uint8_t *)frame, len, ETH_HLEN, IP6_HLEN);
@@ -203,8 +229,8 @@ static bool check_ip6(struct portsec *ps, struct port *in, const uint8_t *frame,
 	if (!may_claim6(ps, in, ip6 + 8))
 		return false;
 	/* A neighbour advertisement says "this address is at my MAC". */
-	icmp = frame_ptr((uint8_t *)frame, len, ETH_HLEN + IP6_HLEN, 24);
-	if (ip6[6] == IPPROTO_ICMPV6_ && icmp && icmp[0] == ICMPV6_NEIGHBOR_ADVERT)
+	icmp = icmpv6_of(frame, len, ip6);
+	if (icmp && icmp[0] == ICMPV6_NEIGHBOR_ADVERT)
 		return may_claim6(ps, in, icmp + 8);
 	return true;
 }

@@ -139,10 +139,14 @@ static void test_ipv4(struct fixture *fx, gconstpointer data)
 	/* ...or a MAC other than its frame's in the ARP (ff:ff:.. sniffing). */
 	g_assert_false(sent(fx, 2, f, arp(f, mac_b, (uint8_t[6]){ 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
 					   "10.0.2.60")));
+	/* ...or an ARP of another hardware type, which libslirp and Linux take too. */
+	arp(f, mac_b, mac_b, "10.0.2.60");
+	f[14 + 1] = 6;
+	g_assert_false(sent(fx, 2, f, 60));
 	/* ...or the victim's MAC itself. */
 	g_assert_false(sent(fx, 2, f, ip_from(f, mac_a, "10.0.2.60")));
 	g_assert_true(switch_lookup(fx->sw, mac_a, 1000) == &fx->p[1].port);
-	g_assert_cmpuint(fx->p[2].port.stats.rx_drops, ==, 7);
+	g_assert_cmpuint(fx->p[2].port.stats.rx_drops, ==, 8);
 	/* An address nobody holds, and DHCP's 0.0.0.0, pass. */
 	g_assert_true(sent(fx, 2, f, ip_from(f, mac_b, "10.0.2.60")));
 	g_assert_true(sent(fx, 2, f, ip_from(f, mac_b, "0.0.0.0")));
@@ -184,6 +188,18 @@ static void test_ipv6(struct fixture *fx, gconstpointer data)
 	g_assert_false(sent(fx, 2, f, ip6_from(f, mac_b, "fe80::b", "fe80::a")));	/* NA lie */
 	g_assert_false(sent(fx, 2, f, ip6_from(f, mac_b, "fec0::2", NULL)));	/* the gateway */
 	g_assert_true(sent(fx, 2, f, ip6_from(f, mac_b, "::", NULL)));		/* DAD */
+	/* A lie behind a hop-by-hop options header is still a lie. */
+	{
+		size_t n = ip6_from(f, mac_b, "fe80::b", "fe80::a");
+		uint8_t *ip6 = f + ETH_HLEN;
+
+		memmove(ip6 + 48, ip6 + 40, 24);
+		memset(ip6 + 40, 0, 8);
+		ip6[40] = 58;			/* next: ICMPv6; length 0: 8 bytes */
+		ip6[6] = 0;			/* hop-by-hop */
+		put_be16(ip6 + 4, 32);
+		g_assert_false(sent(fx, 2, f, n + 8));
+	}
 	/* Once p1 is gone its addresses are free again. */
 	switch_del_port(fx->sw, &fx->p[1].port);
 	g_assert_true(sent(fx, 2, f, ip6_from(f, mac_b, "fe80::a", NULL)));
