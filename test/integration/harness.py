@@ -92,12 +92,13 @@ class Proc:
         with self.cond:
             return "\n".join(self.lines)
 
-    def wait_for(self, pattern, timeout=20):
-        """Wait for an output line matching `pattern`; returns the match."""
+    def wait_for(self, pattern, timeout=20, since=0):
+        """Wait for an output line matching `pattern` (from line `since` on,
+        as counted by len(output().splitlines()) earlier); returns the match."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
         with self.cond:
-            seen = 0
+            seen = since
             while True:
                 for line in self.lines[seen:]:
                     m = rx.search(line)

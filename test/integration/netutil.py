@@ -732,15 +732,22 @@ def idle_clients(path, count, timeout):
         select.select([], [], [])
 
 
-def bcast_flood(path, mac, count, size):
+def bcast_flood(path, mac, count, size, start="now"):
     """COUNT broadcast frames of SIZE bytes (an experimental EtherType nobody
-    answers), as fast as the socket takes them."""
+    answers), as fast as the socket takes them. With START=usr1 it attaches
+    (one small frame), prints "ready" and floods only on SIGUSR1."""
     port = _RawPort(path, mac)
     frame = b"\xff" * 6 + port.mac + b"\x88\xb5" + random.randbytes(int(size) - 14)
+    if start == "usr1":
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        port.send(frame[:60])
+        print("ready", flush=True)
+        signal.sigwait({signal.SIGUSR1})
+    t0 = time.monotonic()
     for _ in range(int(count)):
         port.send(frame)
         port.read()
-    print("OK")
+    print(f"OK sent={count} seconds={time.monotonic() - t0:.1f}", flush=True)
     return 0
 
 
@@ -762,6 +769,79 @@ def icmp6_flood(path, mac, src, dst, dst_mac, count, seconds):
             if wait > 0:
                 time.sleep(wait)
     print(f"OK sent={count} seconds={time.monotonic() - start:.1f}")
+    return 0
+
+
+def udp_ports(path, mac, src, dst, dport, count):
+    """COUNT UDP datagrams from SRC, each from a source port of its own, to
+    DST:DPORT through the gateway (52:55:0a:00:02:02): a flow each for the
+    NAT. Prints "OK sent=N answers=M"."""
+    port = _RawPort(path, mac)
+    gw = _mac("52:55:0a:00:02:02")
+    # Who has the gateway? libslirp learns our MAC, so answers can come back.
+    port.send(b"\xff" * 6 + port.mac + b"\x08\x06" +
+              _arp(1, port.mac, src, b"\0" * 6, "10.0.2.2").ljust(46, b"\0"))
+    answers = 0
+    for i in range(int(count)):
+        port.send(_udp_frame(gw, port.mac, src, dst, 10000 + i, int(dport),
+                             b"vmnetd flow %d" % i, i))
+        if i % 100 == 99:
+            answers += sum(f[12:14] == b"\x08\x00" and f[23] == 17 for f in port.read())
+    print(f"OK sent={count} answers={answers}")
+    return 0
+
+
+def _dhcp_message(mac, xid, mtype, options=b""):
+    bootp = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 0, xid, 0, 0x8000, bytes(4),
+                        bytes(4), bytes(4), bytes(4), mac, b"", b"")
+    return bootp + b"\x63\x82\x53\x63" + bytes([53, 1, mtype]) + options + b"\xff"
+
+
+def dhcp_hog(path, count, wait):
+    """One port asks for leases for COUNT made-up MACs (each frame from that
+    MAC, chaddr that MAC): DISCOVERs, then a REQUEST for every OFFER, each
+    round waiting up to WAIT seconds for the answers. Prints
+    "OK offers=N acks=M"."""
+    port = _RawPort(path, "52:54:00:00:00:7d")
+    macs = [bytes([0x02, 0x42, 0, 0, 0x10, i]) for i in range(int(count))]
+    base = random.randrange(1 << 24) << 8
+
+    def answers(mtype):
+        got, deadline = {}, time.monotonic() + float(wait)
+        while len(got) < len(macs) and time.monotonic() < deadline:
+            for f in port.read(deadline - time.monotonic()):
+                if f[12:14] != b"\x08\x00" or f[23] != 17:
+                    continue
+                udp = 14 + (f[14] & 15) * 4
+                bootp = f[udp + 8:]
+                if f[udp:udp + 2] != b"\x00\x43" or len(bootp) < 244:
+                    continue
+                xid = struct.unpack("!I", bootp[4:8])[0]
+                opts, off, kind, server = bootp[240:], 0, None, None
+                while off + 1 < len(opts) and opts[off] != 255:
+                    if opts[off] == 0:
+                        off += 1
+                        continue
+                    code, n = opts[off], opts[off + 1]
+                    if code == 53:
+                        kind = opts[off + 2]
+                    elif code == 54:
+                        server = opts[off + 2:off + 6]
+                    off += 2 + n
+                if kind == mtype and xid - base in range(len(macs)):
+                    got[xid - base] = (bootp[16:20], server)
+        return got
+
+    for i, m in enumerate(macs):
+        port.send(_udp_frame(b"\xff" * 6, m, "0.0.0.0", "255.255.255.255", 68, 67,
+                             _dhcp_message(m, base + i, 1), i))
+    offers = answers(2)
+    for i, (yiaddr, server) in offers.items():
+        opts = bytes([50, 4]) + yiaddr + (bytes([54, 4]) + server if server else b"")
+        port.send(_udp_frame(b"\xff" * 6, macs[i], "0.0.0.0", "255.255.255.255", 68, 67,
+                             _dhcp_message(macs[i], base + i, 3, opts), i))
+    acks = answers(5) if offers else {}
+    print(f"OK offers={len(offers)} acks={len(acks)}")
     return 0
 
 
@@ -787,6 +867,8 @@ COMMANDS = {
     "idle-clients": idle_clients,
     "bcast-flood": bcast_flood,
     "icmp6-flood": icmp6_flood,
+    "udp-ports": udp_ports,
+    "dhcp-hog": dhcp_hog,
 }
 
 if __name__ == "__main__":
