@@ -31,6 +31,9 @@ MIB = 1024 * 1024
 GW_MAC = "52:55:0a:00:02:02"
 ATTACKER_MAC = "52:54:00:00:00:66"
 MAX_PORTS = 64                       # the default max-ports=
+# ASan's shadow memory and quarantine (freed blocks kept 256 MiB deep) make
+# RSS say nothing about the daemon's own memory: measured, not judged there.
+SANITIZED = bool(os.environ.get("VMNETD_SANITIZED"))
 PORT_BUDGET_KIB = 2560               # a port's 2 MiB output queue and its bookkeeping
 
 
@@ -119,11 +122,12 @@ def main():
                 pings_kept(pings, "during the fragment flood")
             finally:
                 peak = rss.stop()
-            print(f"# fragment flood: {m.group(0)}; RSS {base} KiB before, peak {peak} KiB")
+            print(f"# fragment flood: {m.group(0)}; RSS {base} KiB before, peak {peak} KiB"
+                  + (" (not judged: sanitized build)" if SANITIZED else ""))
             # fraglimit lets 4 MiB / 256 datagrams per network reach libslirp,
             # which keeps each in an mbuf sized for the 65520 MTU (~64 KiB):
             # 16 MiB at most, and the switch's own queues are bounded.
-            check(peak - base <= 64 * 1024, f"RSS grew by {(peak - base) // 1024} MiB (bound "
+            check(SANITIZED or peak - base <= 64 * 1024, f"RSS grew by {(peak - base) // 1024} MiB (bound "
                   f"64 MiB) under 100,000 first fragments")
             check(int(m.group(2)) == 100000, f"the daemon took only part of the flood in 40 s: "
                   f"{m.group(0)}")
@@ -156,10 +160,11 @@ def main():
                     idle.stop()
             bound = MAX_PORTS * PORT_BUDGET_KIB
             print(f"# idle clients: {m.group(0)}; RSS {base} KiB before, peak {peak} KiB "
-                  f"(bound +{bound // 1024} MiB)")
+                  f"(bound +{bound // 1024} MiB" +
+                  ("; not judged: sanitized build)" if SANITIZED else ")"))
             check(int(m.group(1)) <= MAX_PORTS - 2, f"more idle clients became ports than "
                   f"max-ports leaves room for: {m.group(0)}")
-            check(peak - base <= bound, f"RSS grew by {(peak - base) // 1024} MiB under 1,000 "
+            check(SANITIZED or peak - base <= bound, f"RSS grew by {(peak - base) // 1024} MiB under 1,000 "
                   f"idle clients and a broadcast flood (bound {bound // 1024} MiB)")
             alive(d, g2, "the idle clients")
 
@@ -228,9 +233,7 @@ def main():
             check(td.stop() == 0, f"exit status {td.p.returncode}:\n{td.output()[-3000:]}")
             report = [line for line in td.output().splitlines()
                       if "Sanitizer" in line or "runtime error" in line]
-            check(not report, "sanitizer report:\n" + "\n".join(report[:20]) +
-                  ("" if os.environ.get("VMNETD_SANITIZED") else
-                   "\n(this build is not sanitized)"))
+            check(not report, "sanitizer report:\n" + "\n".join(report[:20]))
 
         def udp_flows():
             d, g2 = nat()
