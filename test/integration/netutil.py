@@ -772,18 +772,22 @@ def icmp6_flood(path, mac, src, dst, dst_mac, count, seconds):
     return 0
 
 
-def udp_ports(path, mac, src, dst, dport, count):
-    """COUNT UDP datagrams from SRC, each from a source port of its own, to
-    DST:DPORT through the gateway (52:55:0a:00:02:02): a flow each for the
-    NAT. Prints "OK sent=N answers=M"."""
+def udp_ports(path, mac, src, dst, dport, count, nsrc="1"):
+    """COUNT UDP datagrams from SRC (or from NSRC addresses from SRC on, in
+    turn), each from a source port of its own, to DST:DPORT through the
+    gateway (52:55:0a:00:02:02): a flow each for the NAT. Prints
+    "OK sent=N answers=M"."""
     port = _RawPort(path, mac)
     gw = _mac("52:55:0a:00:02:02")
-    # Who has the gateway? libslirp learns our MAC, so answers can come back.
-    port.send(b"\xff" * 6 + port.mac + b"\x08\x06" +
-              _arp(1, port.mac, src, b"\0" * 6, "10.0.2.2").ljust(46, b"\0"))
+    first = struct.unpack("!I", socket.inet_aton(src))[0]
+    srcs = [socket.inet_ntoa(struct.pack("!I", first + k)) for k in range(int(nsrc))]
+    for a in srcs:
+        # Who has the gateway? libslirp learns our MAC, so answers can come back.
+        port.send(b"\xff" * 6 + port.mac + b"\x08\x06" +
+                  _arp(1, port.mac, a, b"\0" * 6, "10.0.2.2").ljust(46, b"\0"))
     answers = 0
     for i in range(int(count)):
-        port.send(_udp_frame(gw, port.mac, src, dst, 10000 + i, int(dport),
+        port.send(_udp_frame(gw, port.mac, srcs[i % len(srcs)], dst, 10000 + i, int(dport),
                              b"vmnetd flow %d" % i, i))
         if i % 100 == 99:
             answers += sum(f[12:14] == b"\x08\x00" and f[23] == 17 for f in port.read())
