@@ -281,13 +281,13 @@ def main():
                         b"\x08\x06" + b"\0" * 46
                     s.sendall(struct.pack("!I", len(frame)) + frame + b"\0\0")  # split
                 s.close()
-            # Generous: each broadcast goes to every client still attached,
-            # and a loaded CI machine may fall well behind the clients.
-            wait_until(lambda: "client 3020: closed" in d.output(), 90, "all clients closed")
-            # Every descriptor back, then one more client through: the
-            # iterations that closed the others (and freed their ports
-            # after them) are over, however the daemon batched its events.
-            wait_until(lambda: fd_count(pid) <= fds, 30,
+            # Every descriptor back (generous: each broadcast goes to every
+            # client still attached, and a sanitizer build on a loaded
+            # machine falls well behind the clients), then one more client
+            # through: the iterations that closed the others (and freed
+            # their ports after them) are over, however the daemon batched
+            # its events and whichever clients max-ports= turned away.
+            wait_until(lambda: fd_count(pid) <= fds, 120,
                        f"descriptors back to {fds} (now {fd_count(pid)})")
             s = socket.socket(socket.AF_UNIX)
             s.connect(d.sock)
