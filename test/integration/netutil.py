@@ -849,6 +849,55 @@ def dhcp_hog(path, count, wait):
     return 0
 
 
+def tcp_hold(addr, port, count, timeout):
+    """COUNT TCP connections to an echo service at ADDR:PORT, opened at once
+    and held. Once every connect has ended, each connection sends one byte;
+    once each has echoed it, answered something else or been closed (or
+    TIMEOUT passed) prints "ready connected=N echoing=E closed=C silent=S
+    other=O" (and the first other answer), then holds them until SIGTERM."""
+    socks = []
+    for _ in range(int(count)):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.connect_ex((addr, int(port)))
+        socks.append(s)
+    deadline = time.monotonic() + float(timeout)
+    pending = set(socks)
+    while pending and time.monotonic() < deadline:
+        _, w, x = select.select([], list(pending), list(pending),
+                                max(0.0, deadline - time.monotonic()))
+        pending -= set(w) | set(x)
+    live = [s for s in socks if s not in pending and
+            s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0]
+    waiting, echoing, closed, other = set(), 0, 0, []
+    for s in live:
+        try:
+            s.send(b"x")
+            waiting.add(s)
+        except OSError:
+            closed += 1
+    while waiting and time.monotonic() < deadline:
+        r, _, _ = select.select(list(waiting), [], [], max(0.0, deadline - time.monotonic()))
+        for s in r:
+            waiting.discard(s)
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            if data == b"x":
+                echoing += 1
+            elif data:
+                other.append(data)
+            else:
+                closed += 1
+    print(f"ready connected={len(live)} echoing={echoing} closed={closed} "
+          f"silent={len(waiting)} other={len(other)}", flush=True)
+    if other:
+        print(f"other: {other[0]!r}", flush=True)
+    _until_sigterm()
+    while True:
+        select.select([], [], [])
+
 COMMANDS = {
     "stuck-client": stuck_client,
     "udp-blast": udp_blast,
@@ -873,6 +922,7 @@ COMMANDS = {
     "icmp6-flood": icmp6_flood,
     "udp-ports": udp_ports,
     "dhcp-hog": dhcp_hog,
+    "tcp-hold": tcp_hold,
 }
 
 if __name__ == "__main__":
