@@ -26,18 +26,20 @@ struct flow_key {
 
 struct flow {
 	struct flow_key key;
+	const void *source;	/* the port that opened it */
 	int64_t last_ns;
 };
 
+/* What one sending port holds: counted per port, not per address, since a
+ * port may send from any address nobody leased. */
 struct guest {
-	uint8_t addr[16];
-	uint8_t v6;
+	const void *source;
 	unsigned flows;
 };
 
 struct flowcap {
 	GHashTable *flows;	/* struct flow_key * -> struct flow * */
-	GHashTable *guests;	/* address (16 bytes + v6) -> struct guest * */
+	GHashTable *guests;	/* source -> struct guest * */
 	unsigned max_flows;
 	uint64_t refused;
 };
@@ -60,29 +62,12 @@ static gboolean key_equal(gconstpointer a, gconstpointer b)
 	       !memcmp(x->addr, y->addr, 16);
 }
 
-static guint guest_hash(gconstpointer p)
-{
-	const struct guest *g = p;
-	guint h = g->v6;
-
-	for (int i = 0; i < 16; i++)
-		h = h * 33u + g->addr[i];
-	return h;
-}
-
-static gboolean guest_equal(gconstpointer a, gconstpointer b)
-{
-	const struct guest *x = a, *y = b;
-
-	return x->v6 == y->v6 && !memcmp(x->addr, y->addr, 16);
-}
-
 struct flowcap *flowcap_new(unsigned max_flows)
 {
 	struct flowcap *fc = g_new0(struct flowcap, 1);
 
 	fc->flows = g_hash_table_new_full(key_hash, key_equal, NULL, g_free);
-	fc->guests = g_hash_table_new_full(guest_hash, guest_equal, NULL, g_free);
+	fc->guests = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	fc->max_flows = MAX(max_flows, FLOWCAP_GUEST_SHARE);
 	return fc;
 }
@@ -169,25 +154,24 @@ static enum flow_event classify(const uint8_t *frame, size_t len, struct flow_ke
 	return FLOW_NONE;
 }
 
-static struct guest *guest_of(struct flowcap *fc, const struct flow_key *k, bool create)
+static struct guest *guest_of(struct flowcap *fc, const void *source, bool create)
 {
-	struct guest probe = { .v6 = k->v6 }, *g;
+	struct guest *g = g_hash_table_lookup(fc->guests, source);
 
-	memcpy(probe.addr, k->addr, 16);
-	g = g_hash_table_lookup(fc->guests, &probe);
 	if (!g && create) {
-		g = g_memdup2(&probe, sizeof(probe));
-		g_hash_table_insert(fc->guests, g, g);
+		g = g_new0(struct guest, 1);
+		g->source = source;
+		g_hash_table_insert(fc->guests, (gpointer)source, g);
 	}
 	return g;
 }
 
 static void drop_flow(struct flowcap *fc, struct flow *f)
 {
-	struct guest *g = guest_of(fc, &f->key, false);
+	struct guest *g = guest_of(fc, f->source, false);
 
 	if (g && --g->flows == 0)
-		g_hash_table_remove(fc->guests, g);
+		g_hash_table_remove(fc->guests, f->source);
 	g_hash_table_remove(fc->flows, &f->key);
 }
 
@@ -220,34 +204,39 @@ static void expire(struct flowcap *fc, int64_t now_ns)
 	g_ptr_array_free(old, TRUE);
 }
 
-static bool room_for(struct flowcap *fc, const struct flow_key *k)
+static bool room_for(struct flowcap *fc, const void *source)
 {
-	struct guest *g = guest_of(fc, k, false);
+	struct guest *g = guest_of(fc, source, false);
 
 	return g_hash_table_size(fc->flows) < fc->max_flows &&
 	       (!g || g->flows < fc->max_flows / FLOWCAP_GUEST_SHARE);
 }
 
-static bool open_flow(struct flowcap *fc, const struct flow_key *k, int64_t now_ns)
+static bool open_flow(struct flowcap *fc, const struct flow_key *k, const void *source,
+		      int64_t now_ns)
 {
 	struct flow *f;
 
-	if (!room_for(fc, k)) {
+	if (!room_for(fc, source)) {
 		expire(fc, now_ns);
-		if (!room_for(fc, k)) {
-			fc->refused++;
+		if (!room_for(fc, source)) {
+			if (fc->refused++ % 1000 == 0)
+				g_message("new guest flows refused: a VM holds its share of host "
+					  "sockets (%" G_GUINT64_FORMAT " so far)", fc->refused);
 			return false;
 		}
 	}
 	f = g_new0(struct flow, 1);
 	f->key = *k;
+	f->source = source;
 	f->last_ns = now_ns;
 	g_hash_table_insert(fc->flows, &f->key, f);
-	guest_of(fc, k, true)->flows++;
+	guest_of(fc, source, true)->flows++;
 	return true;
 }
 
-bool flowcap_admit(struct flowcap *fc, const uint8_t *frame, size_t len, int64_t now_ns)
+bool flowcap_admit(struct flowcap *fc, const uint8_t *frame, size_t len, int64_t now_ns,
+		   flowcap_source_fn source_of, void *opaque)
 {
 	struct flow_key k;
 	enum flow_event ev = classify(frame, len, &k);
@@ -265,7 +254,7 @@ bool flowcap_admit(struct flowcap *fc, const uint8_t *frame, size_t len, int64_t
 		f->last_ns = now_ns;
 		return true;
 	}
-	return open_flow(fc, &k, now_ns);
+	return open_flow(fc, &k, source_of(opaque, frame, len), now_ns);
 }
 
 void flowcap_get_stats(const struct flowcap *fc, struct flowcap_stats *s)

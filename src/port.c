@@ -205,10 +205,14 @@ void port_close(struct port *p, const char *why)
 	p->closed = true;
 	p->closed_fn = NULL;
 	who = p->set->describe ? p->set->describe(p->set->describe_opaque, p) : NULL;
+	g_autofree char *refused = st->rx_drops ?
+		g_strdup_printf(", %" G_GUINT64_FORMAT " refused (port security)", st->rx_drops) :
+		NULL;
+
 	g_message("%s: closed (%s); rx %" G_GUINT64_FORMAT " frames, tx %" G_GUINT64_FORMAT
-		  " frames, %" G_GUINT64_FORMAT " dropped%s%s",
-		  p->name, why, st->rx_frames, st->tx_frames, st->tx_drops, who ? "; was " : "",
-		  who ? who : "");
+		  " frames, %" G_GUINT64_FORMAT " dropped%s%s%s",
+		  p->name, why, st->rx_frames, st->tx_frames, st->tx_drops, refused ? refused : "",
+		  who ? "; was " : "", who ? who : "");
 	if (p->ops->close)
 		p->ops->close(p);
 	p->set->queued -= txring_used(&p->tx);

@@ -69,17 +69,27 @@ static int take_slot(const char *key)
 	return -1;
 }
 
+/* libslirp hands the relay the guest's socket as stderr too: what it would
+ * say there would reach the guest, never the operator. */
+static void quiet_stderr(void)
+{
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+}
+
 int relay_run(const char *target, const char *slot_key)
 {
 	struct endpoint ep;
 	GError *err = NULL;
 	int fd;
 
-	if (slot_key && take_slot(slot_key) < 0) {
-		g_printerr("vmnetd relay: %d relays already running; connection refused\n",
-			   RELAY_SLOTS);
-		return 1;
-	}
+	quiet_stderr();
+	if (slot_key && take_slot(slot_key) < 0)
+		return 1;	/* RELAY_SLOTS relays run already: the guest sees a close */
 
 	if (!endpoint_parse(target, "--guestfwd-relay", &ep, &err) ||
 	    (fd = endpoint_connect(&ep, &err)) < 0) {

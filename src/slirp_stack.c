@@ -229,6 +229,14 @@ static const void *sender_key(const struct slirp_stack *s, const uint8_t *frame,
 	return (const void *)(uintptr_t)(p ? p->id : 0);
 }
 
+static const void *flow_sender(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct slirp_stack *s = opaque;
+
+	(void)len;
+	return sender_key(s, frame, loop_now(s->loop));
+}
+
 bool slirp_stack_input(struct slirp_stack *s, const uint8_t *frame, size_t len)
 {
 	if (frame_is_ip4_fragment(frame, len)) {
@@ -237,7 +245,7 @@ bool slirp_stack_input(struct slirp_stack *s, const uint8_t *frame, size_t len)
 		if (!fraglimit_admit(s->frags, sender_key(s, frame, now), frame, len, now))
 			return false;
 	}
-	if (!flowcap_admit(s->flows, frame, len, loop_now(s->loop)))
+	if (!flowcap_admit(s->flows, frame, len, loop_now(s->loop), flow_sender, s))
 		return false;
 	slirp_input(s->slirp, frame, (int)len);
 	return true;

@@ -4,8 +4,8 @@
  * libslirp a descriptor (a UDP one lives 240 s): 21,000 UDP datagrams from
  * distinct source ports exhausted the daemon's descriptors, and then nobody
  * could attach or connect. flowcap stands in front of libslirp, counts the
- * flows each guest address has open, and refuses new ones past a cap per
- * guest and per network. Flows end when TCP sends FIN or RST, or when a UDP
+ * flows each guest (sending port) has open, and refuses new ones past a cap
+ * per guest and per network. Flows end when TCP sends FIN or RST, or when a UDP
  * or ICMP flow has been idle as long as libslirp keeps its socket.
  */
 #ifndef VMNETD_FLOWCAP_H
@@ -37,9 +37,12 @@ struct flowcap_stats {
 /* At most @max_flows open at once over the network. */
 struct flowcap *flowcap_new(unsigned max_flows);
 void flowcap_free(struct flowcap *fc);
+/* Who sent @frame (its port): asked only when @frame opens a flow. */
+typedef const void *(*flowcap_source_fn)(void *opaque, const uint8_t *frame, size_t len);
 /* Whether @frame, a guest's frame on its way into libslirp, may go on: true
- * for anything but a new flow past the caps. */
-bool flowcap_admit(struct flowcap *fc, const uint8_t *frame, size_t len, int64_t now_ns);
+ * for anything but a new flow past the caps, which count per sender. */
+bool flowcap_admit(struct flowcap *fc, const uint8_t *frame, size_t len, int64_t now_ns,
+		   flowcap_source_fn source_of, void *opaque);
 void flowcap_get_stats(const struct flowcap *fc, struct flowcap_stats *s);
 /* The network budget for this process: half its descriptor limit, shared by
  * @networks networks (the rest is for VM sockets, listeners and files). */

@@ -323,8 +323,8 @@ def main():
                 ended = [p for p, _, _ in relays if p.poll() is not None]
                 check(len(ended) == 6, f"{len(ended)} relays ended, want 6")
                 check(all(p.returncode == 1 for p in ended), "refused relays exit 1")
-                check(b"64 relays already running" in ended[0].stderr.read(),
-                      "a refused relay says why")
+                # Its stderr is the guest's socket under libslirp: nothing there.
+                check(ended[0].stderr.read() == b"", "a refused relay writes to its stderr")
             finally:
                 for p, _, w in relays:
                     p.kill()
