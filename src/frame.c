@@ -31,7 +31,7 @@ bool frame_udp4(uint8_t *frame, size_t len, struct udp4_view *v)
 	return true;
 }
 
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t sum)
+uint32_t frame_sum16(const uint8_t *p, size_t n, uint32_t sum)
 {
 	for (; n > 1; p += 2, n -= 2)
 		sum += get_be16(p);
@@ -70,6 +70,11 @@ static uint16_t fold(uint32_t sum)
 	return ~sum & 0xffff;
 }
 
+uint16_t frame_checksum(const uint8_t *p, size_t n, uint32_t sum)
+{
+	return fold(frame_sum16(p, n, sum));
+}
+
 void udp4_update_checksum(struct udp4_view *v)
 {
 	size_t udp_len = v->payload_len + 8;
@@ -79,9 +84,9 @@ void udp4_update_checksum(struct udp4_view *v)
 	if (!get_be16(v->udp + 6))
 		return;
 	put_be16(v->udp + 6, 0);
-	sum = sum16(v->ip + 12, 8, 0);		/* source and destination */
+	sum = frame_sum16(v->ip + 12, 8, 0);		/* source and destination */
 	sum += IPPROTO_UDP_ + udp_len;
-	csum = fold(sum16(v->udp, udp_len, sum));
+	csum = fold(frame_sum16(v->udp, udp_len, sum));
 	put_be16(v->udp + 6, csum ? csum : 0xffff);
 }
 
@@ -116,15 +121,15 @@ static void put_headers(uint8_t *buf, const struct frame_addrs *a, uint8_t proto
 	ip[9] = proto;
 	memcpy(ip + 12, &a->src.s_addr, 4);
 	memcpy(ip + 16, &a->dst.s_addr, 4);
-	put_be16(ip + 10, fold(sum16(ip, IP4_HLEN, 0)));
+	put_be16(ip + 10, fold(frame_sum16(ip, IP4_HLEN, 0)));
 }
 
 /* TCP/UDP checksum over the pseudo-header and @n bytes at @l4. */
 static uint16_t l4_checksum(const uint8_t *ip, const uint8_t *l4, size_t n, uint8_t proto)
 {
-	uint32_t sum = sum16(ip + 12, 8, 0) + proto + n;
+	uint32_t sum = frame_sum16(ip + 12, 8, 0) + proto + n;
 
-	return fold(sum16(l4, n, sum));
+	return fold(frame_sum16(l4, n, sum));
 }
 
 size_t frame_build_udp4(uint8_t *buf, size_t size, const struct frame_addrs *a, uint16_t sport,
@@ -202,7 +207,7 @@ static size_t build_unreach(uint8_t *buf, const struct frame_addrs *a, const uin
 	icmp[1] = 13;				/* communication administratively prohibited */
 	memcpy(icmp + 8, ip, quote);
 	put_headers(buf, a, IPPROTO_ICMP_, 8 + quote);
-	put_be16(icmp + 2, fold(sum16(icmp, 8 + quote, 0)));
+	put_be16(icmp + 2, fold(frame_sum16(icmp, 8 + quote, 0)));
 	return ETH_HLEN + IP4_HLEN + 8 + quote;
 }
 

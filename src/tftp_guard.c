@@ -275,15 +275,6 @@ static size_t reply4(uint8_t *buf, size_t size, const uint8_t *request, struct u
 				plen);
 }
 
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t sum)
-{
-	for (; n > 1; p += 2, n -= 2)
-		sum += get_be16(p);
-	if (n)
-		sum += p[0] << 8;
-	return sum;
-}
-
 static size_t reply6(uint8_t *buf, size_t size, const uint8_t *request, size_t len,
 		     const uint8_t src_mac[6], const uint8_t *payload, size_t plen)
 {
@@ -292,7 +283,7 @@ static size_t reply6(uint8_t *buf, size_t size, const uint8_t *request, size_t l
 	static const uint8_t unspecified[16];
 	size_t total = ETH_HLEN + IP6_HLEN + UDP_HLEN + plen;
 	uint8_t *ip6 = buf + ETH_HLEN, *udp = ip6 + IP6_HLEN;
-	uint32_t sum;
+	uint16_t csum;
 
 	if (!rip || !rudp || get_be16(request + 12) != ETH_P_IPV6 || rip[0] >> 4 != 6 ||
 	    rip[6] != IPPROTO_UDP_ || rip[8] == 0xff || !memcmp(rip + 8, unspecified, 16) ||
@@ -313,10 +304,9 @@ static size_t reply6(uint8_t *buf, size_t size, const uint8_t *request, size_t l
 	put_be16(udp + 4, UDP_HLEN + plen);
 	put_be16(udp + 6, 0);
 	memcpy(udp + UDP_HLEN, payload, plen);
-	sum = sum16(udp, UDP_HLEN + plen, sum16(ip6 + 8, 32, IPPROTO_UDP_ + UDP_HLEN + plen));
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	put_be16(udp + 6, (~sum & 0xffff) ? (~sum & 0xffff) : 0xffff);	/* IPv6 UDP needs one */
+	csum = frame_checksum(udp, UDP_HLEN + plen,
+			      frame_sum16(ip6 + 8, 32, IPPROTO_UDP_ + UDP_HLEN + plen));
+	put_be16(udp + 6, csum ? csum : 0xffff);	/* IPv6 UDP needs one */
 	return total;
 }
 

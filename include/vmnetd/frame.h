@@ -48,6 +48,11 @@ struct udp4_view {
 
 /* Fills @v when @frame holds an unfragmented IPv4 UDP datagram. */
 bool frame_udp4(uint8_t *frame, size_t len, struct udp4_view *v);
+/* The ones' complement sum of @n bytes at @p, added to @sum (not folded). */
+uint32_t frame_sum16(const uint8_t *p, size_t n, uint32_t sum);
+/* The Internet checksum of @n bytes at @p on top of @sum (a pseudo-header's). */
+uint16_t frame_checksum(const uint8_t *p, size_t n, uint32_t sum);
+
 /* Recompute the UDP checksum after the payload changed (0 stays 0: none). */
 void udp4_update_checksum(struct udp4_view *v);
 
