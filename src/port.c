@@ -19,7 +19,7 @@ struct port_set {
 	unsigned next_id;
 	port_describe_fn describe;
 	void *describe_opaque;
-	size_t queued;		/* bytes in all its ports' queues */
+	size_t queued;		/* bytes its ports queue beyond their own PORT_QUEUE_OWN */
 	size_t queued_max;
 };
 
@@ -53,6 +53,12 @@ static void update_events(struct port *p)
 		       EPOLLIN | (txring_used(&p->tx) ? EPOLLOUT : 0));
 }
 
+/* What of a backlog comes from the network's shared pool. */
+static size_t pooled(size_t backlog)
+{
+	return backlog > PORT_QUEUE_OWN ? backlog - PORT_QUEUE_OWN : 0;
+}
+
 static void flush(struct port *p)
 {
 	size_t before = txring_used(&p->tx);
@@ -64,7 +70,7 @@ static void flush(struct port *p)
 		return;
 	}
 	p->backlog = txring_used(&p->tx);
-	p->set->queued -= before - p->backlog;
+	p->set->queued -= pooled(before) - pooled(p->backlog);
 	update_events(p);
 }
 
@@ -215,7 +221,7 @@ void port_close(struct port *p, const char *why)
 		  who ? "; was " : "", who ? who : "");
 	if (p->ops->close)
 		p->ops->close(p);
-	p->set->queued -= txring_used(&p->tx);
+	p->set->queued -= pooled(txring_used(&p->tx));
 	if (p->fd >= 0) {
 		loop_watch_del(p->set->loop, &p->watch);
 		close(p->fd);
@@ -238,13 +244,13 @@ void port_input(struct port *p, const uint8_t *frame, size_t len)
 enum port_verdict port_queue(struct port *p, const uint8_t *frame, size_t len)
 {
 	size_t before = txring_used(&p->tx);
+	size_t more = pooled(before + TXRING_REC_HDR + MAX(len, p->min_frame)) - pooled(before);
 
-	if (p->closed || len > p->max_frame ||
-	    p->set->queued + TXRING_REC_HDR + MAX(len, p->min_frame) > p->set->queued_max ||
+	if (p->closed || len > p->max_frame || p->set->queued + more > p->set->queued_max ||
 	    !txring_push_frame(&p->tx, frame, len, p->min_frame))
 		return PORT_DROPPED;
 	p->backlog = txring_used(&p->tx);
-	p->set->queued += p->backlog - before;
+	p->set->queued += more;
 	if (!p->dirty) {
 		p->dirty = true;
 		g_ptr_array_add(p->set->dirty, p);

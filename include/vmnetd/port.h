@@ -115,12 +115,16 @@ struct loop *port_set_loop(const struct port_set *set);
  * returns a string to free, or NULL. */
 typedef char *(*port_describe_fn)(void *opaque, const struct port *p);
 void port_set_describe(struct port_set *set, port_describe_fn fn, void *opaque);
-/* Bytes all of a network's queues may hold together: a few stalled VMs'
+/* Each port queues this much of its own, whatever the others do: a VM at
+ * full speed seldom has more in flight (libslirp's 64 KiB windows), so VMs
+ * that stop reading cannot starve it. */
+#define PORT_QUEUE_OWN		(256u << 10)
+/* Beyond their own, a network's ports share this pool: a few stalled VMs'
  * full 2 MiB queues, so that many of them cannot add up to gigabytes. */
 #define PORT_SET_QUEUED_MAX	(32u << 20)
 /* Change that bound (tests). */
 void port_set_limit_queued(struct port_set *set, size_t max);
-/* Bytes queued now over all the set's ports. */
+/* Bytes the set's ports hold now from the shared pool. */
 size_t port_set_queued(const struct port_set *set);
 /* Calls @fn for every open port in attach order. */
 void port_set_foreach(struct port_set *set, void (*fn)(struct port *p, void *opaque), void *opaque);

@@ -297,8 +297,9 @@ static void test_listener_out_of_fds(void)
 	g_rmdir(dir);
 }
 
-/* The queues of one network hold together at most what its set allows:
- * VMs that do not read cannot add up to more, whatever floods them. */
+/* The queues of one network hold together at most what its set allows
+ * beyond each port's own: VMs that do not read cannot add up to more,
+ * whatever floods them, and cannot take another port's own share. */
 static void test_queued_bound(void)
 {
 	struct loop *l = loop_new();
@@ -325,6 +326,14 @@ static void test_queued_bound(void)
 	g_assert_cmpuint(port_set_queued(set), <=, 1 << 20);
 	g_assert_cmpuint(port_set_queued(set), >, (1 << 20) - 2 * sizeof(f));
 	g_assert_cmpuint(ports[1]->stats.tx_drops + ports[7]->stats.tx_drops, >, 0);
+	/* The pool is gone, yet a port with an empty queue still takes frames. */
+	{
+		uint64_t before = ports[0]->stats.tx_frames;
+
+		memcpy(f + 6, (uint8_t[6]){ 0x52, 0x54, 0, 0, 0, 0x77 }, 6);
+		port_input(ports[1], f, sizeof(f));
+		g_assert_cmpuint(ports[0]->stats.tx_frames, ==, before + 1);
+	}
 	port_set_free(set);			/* closing gives it all back */
 	loop_free(l);
 	switch_free(sw);
