@@ -11,23 +11,8 @@
 #include "vmnetd/switch.h"
 #include "vmnetd/uplink_hostonly.h"
 
-struct fake_vm {
-	struct port port;
-	GByteArray *last;	/* the last frame delivered */
-	unsigned frames;
-};
+#include "fake_vm.h"
 
-static enum port_verdict vm_deliver(struct port *p, const uint8_t *frame, size_t len)
-{
-	struct fake_vm *vm = (struct fake_vm *)p;
-
-	g_byte_array_set_size(vm->last, 0);
-	g_byte_array_append(vm->last, frame, len);
-	vm->frames++;
-	return PORT_QUEUED;
-}
-
-static const struct port_ops vm_ops = { .kind = "fake-vm", .deliver = vm_deliver };
 
 static const uint8_t vm_mac[6] = { 0x52, 0x54, 0, 0, 0, 0x11 };
 static const uint8_t host_mac[6] = { 0x52, 0x55, 192, 168, 56, 1 };
@@ -58,10 +43,8 @@ static void rig_up(struct rig *r)
 	r->up = uplink_hostonly_new(r->set, g_ptr_array_index(r->cfg.networks, 0), r->leases,
 				    "network lab", NULL);
 	g_assert_nonnull(r->up);
-	r->vm = g_new0(struct fake_vm, 1);	/* freed by the port layer */
-	r->vm->last = r->last = g_byte_array_new();
-	port_init(&r->vm->port, &vm_ops, g_strdup("fake-vm"));
-	port_attach(r->set, &r->vm->port, -1, 0, NULL);
+	r->last = g_byte_array_new();
+	r->vm = fake_vm_attach(r->set, "fake-vm", r->last);	/* freed by the port layer */
 }
 
 static void rig_down(struct rig *r)

@@ -18,23 +18,8 @@
 #include "vmnetd/switch.h"
 #include "vmnetd/uplink_nat.h"
 
-struct fake_vm {
-	struct port port;
-	GByteArray *last;	/* the last frame delivered */
-	unsigned frames;
-};
+#include "fake_vm.h"
 
-static enum port_verdict vm_deliver(struct port *p, const uint8_t *frame, size_t len)
-{
-	struct fake_vm *vm = (struct fake_vm *)p;
-
-	g_byte_array_set_size(vm->last, 0);
-	g_byte_array_append(vm->last, frame, len);
-	vm->frames++;
-	return PORT_QUEUED;
-}
-
-static const struct port_ops vm_ops = { .kind = "fake-vm", .deliver = vm_deliver };
 
 static const uint8_t vm_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
@@ -138,10 +123,8 @@ static void rig_up_with(struct rig *r, bool dhcp_vmnetd, const char *opts)
 	r->nc.dhcp_vmnetd = dhcp_vmnetd;
 	r->nat = uplink_nat_new(r->set, &r->nc, r->leases, "vmnetd", "--nat", NULL);
 	g_assert_nonnull(r->nat);
-	r->vm = g_new0(struct fake_vm, 1);	/* freed by the port layer */
-	r->vm->last = r->last = g_byte_array_new();
-	port_init(&r->vm->port, &vm_ops, g_strdup("fake-vm"));
-	port_attach(r->set, &r->vm->port, -1, 0, NULL);
+	r->last = g_byte_array_new();
+	r->vm = fake_vm_attach(r->set, "fake-vm", r->last);	/* freed by the port layer */
 }
 
 static void rig_up(struct rig *r, bool dhcp_vmnetd)
@@ -249,7 +232,7 @@ static size_t build_discover_from(uint8_t *f, const uint8_t mac[6])
 static void test_dhcp_vmnetd_per_port_cap(void)
 {
 	struct rig r;
-	struct fake_vm *vm2 = g_new0(struct fake_vm, 1);
+	struct fake_vm *vm2;
 	GByteArray *last2 = g_byte_array_new();
 	uint8_t f[600], mac[6] = { 0x52, 0x54, 0, 0, 0x66, 0 };
 	size_t len;
@@ -261,9 +244,7 @@ static void test_dhcp_vmnetd_per_port_cap(void)
 		port_input(&r.vm->port, f, len);
 	}
 	g_assert_cmpuint(r.vm->frames, ==, NETSVC_LEASES_PER_PORT);
-	vm2->last = last2;
-	port_init(&vm2->port, &vm_ops, g_strdup("fake-vm2"));
-	port_attach(r.set, &vm2->port, -1, 0, NULL);
+	vm2 = fake_vm_attach(r.set, "fake-vm2", last2);
 	mac[4] = 0x77;
 	len = build_discover_from(f, mac);
 	port_input(&vm2->port, f, len);
