@@ -8,8 +8,6 @@
 #include "vmnetd/flowcap.h"
 #include "vmnetd/frame.h"
 
-#define IP6_HLEN	40
-#define IPPROTO_ICMPV6_	58
 #define TCP_FIN		0x01
 #define TCP_SYN		0x02
 #define TCP_RST		0x04

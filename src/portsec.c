@@ -11,8 +11,6 @@
 #include "vmnetd/switch.h"
 
 #define ICMPV6_NEIGHBOR_ADVERT	136
-#define IPPROTO_ICMPV6_		58
-#define IP6_HLEN		40
 
 struct v6_binding {
 	struct in6_addr addr;

@@ -24,7 +24,6 @@
 #define TFTP_ERROR	5
 /* libslirp refuses a name of 512 bytes or more itself (TFTP_FILENAME_MAX). */
 #define TFTP_NAME_MAX	511
-#define IP6_HLEN	40
 #define SHOWN_MAX	64	/* guest text quoted in a log line */
 
 static bool force_fallback;

@@ -20,6 +20,8 @@
 #define IPPROTO_TCP_	6
 #define IPPROTO_UDP_	17
 #define IP4_HLEN	20
+#define IP6_HLEN	40
+#define IPPROTO_ICMPV6_	58
 #define UDP_HLEN	8
 
 static inline uint8_t *frame_ptr(uint8_t *frame, size_t len, size_t off, size_t n)

@@ -22,7 +22,7 @@
 
 #define TFTP_PORT	69
 /* Room for any reply tftp_guard_error_frame() writes (IPv6 + the longest message). */
-#define TFTP_ERROR_FRAME_MAX	(ETH_HLEN + 40 + UDP_HLEN + 4 + 32)
+#define TFTP_ERROR_FRAME_MAX	(ETH_HLEN + IP6_HLEN + UDP_HLEN + 4 + 32)
 
 enum tftp_verdict {
 	TFTP_PASS,	/* not a request to libslirp's server, or one for a regular file in the root */
