@@ -5,6 +5,7 @@
  * address order, lookups by address bisect, and lookups by MAC or name
  * scan a few kilobytes.
  */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "vmnetd/leases.h"
@@ -159,4 +160,14 @@ void lease_table_foreach(const struct lease_table *t, void (*fn)(const struct le
 unsigned lease_table_size(const struct lease_table *t)
 {
 	return t->leases->len;
+}
+
+char *lease_where(const struct lease *l)
+{
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &l->ip, a, sizeof(a));
+	if (!l->hostname[0])
+		return g_strdup(a);
+	return g_strdup_printf("%s (%s)", a, l->hostname);
 }

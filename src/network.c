@@ -2,7 +2,6 @@
  * switch, the uplink its mode asks for, the lease table, the sockets VMs
  * attach through, and the switch's housekeeping (MAC ageing, waking
  * senders that waited). */
-#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,16 +57,15 @@ static char *describe_port(void *opaque, const struct port *p)
 {
 	struct network *net = opaque;
 	const struct lease *l;
-	char a[INET_ADDRSTRLEN];
+	g_autofree char *where = NULL;
 
-	if (!p->has_mac || p->ops->deliver)	/* uplinks say who they are by name */
+	if (!p->has_mac || p->uplink)	/* uplinks say who they are by name */
 		return NULL;
 	l = lease_table_by_mac(net->leases, p->mac, time(NULL));
 	if (!l)
 		return g_strdup_printf(MAC_FMT, MAC_ARGS(p->mac));
-	inet_ntop(AF_INET, &l->ip, a, sizeof(a));
-	return g_strdup_printf(MAC_FMT " %s%s%s%s", MAC_ARGS(p->mac), a,
-			       l->hostname[0] ? " (" : "", l->hostname, l->hostname[0] ? ")" : "");
+	where = lease_where(l);
+	return g_strdup_printf(MAC_FMT " %s", MAC_ARGS(p->mac), where);
 }
 
 static bool portsec_filter(void *opaque, struct vswitch *sw, struct port *in,

@@ -56,9 +56,8 @@ static void snoop_ack(struct uplink_nat *nat, const uint8_t *frame, size_t len)
 {
 	struct lease l;
 	const char *name;
+	g_autofree char *where = NULL;
 	gint64 key;
-	char a[INET_ADDRSTRLEN];
-	const uint8_t *m = l.mac;
 
 	if (!dhcp_snoop_ack(frame, len, time(NULL), &l))
 		return;
@@ -69,9 +68,8 @@ static void snoop_ack(struct uplink_nat *nat, const uint8_t *frame, size_t len)
 	if (lease_table_name_taken(nat->leases, l.hostname, l.mac, time(NULL)))
 		l.hostname[0] = '\0';	/* another VM's name is not taken over */
 	lease_table_set(nat->leases, &l);
-	inet_ntop(AF_INET, &l.ip, a, sizeof(a));
-	g_message("%s: " MAC_FMT " is %s%s%s%s", nat->net_name, MAC_ARGS(m), a,
-		  l.hostname[0] ? " (" : "", l.hostname, l.hostname[0] ? ")" : "");
+	where = lease_where(&l);
+	g_message("%s: " MAC_FMT " is %s", nat->net_name, MAC_ARGS(l.mac), where);
 }
 
 /* A guest's connection to one of the daemon's own listeners (10.0.2.2 leads

@@ -45,6 +45,9 @@ const struct lease *lease_table_by_name(const struct lease_table *t, const char 
  * above; static leases are always live); false for "" and NULL. */
 bool lease_table_name_taken(const struct lease_table *t, const char *name, const uint8_t mac[6], int64_t now);
 
+/* "10.0.2.15 (web)", or "10.0.2.15" with no host name; to free. */
+char *lease_where(const struct lease *l);
+
 /* Calls @fn for every lease, in address order. */
 void lease_table_foreach(const struct lease_table *t, void (*fn)(const struct lease *l, void *opaque),
 			 void *opaque);
