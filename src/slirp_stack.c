@@ -181,8 +181,8 @@ static void stack_dispatch(void *opaque, struct loop *l, bool poll_failed)
 }
 
 struct slirp_stack *slirp_stack_new(struct loop *l, const SlirpConfig *sc,
-				    const struct port *owner, slirp_frame_fn out, void *opaque,
-				    GError **err)
+				    const struct port *owner, unsigned max_flows,
+				    slirp_frame_fn out, void *opaque, GError **err)
 {
 	struct slirp_stack *s = g_new0(struct slirp_stack, 1);
 	struct loop_poller poller = { stack_fill, stack_dispatch, s };
@@ -196,7 +196,7 @@ struct slirp_stack *slirp_stack_new(struct loop *l, const SlirpConfig *sc,
 	}
 	s->poller = loop_add_poller(l, &poller);
 	s->frags = fraglimit_new(FRAGLIMIT_MAX_BYTES, FRAGLIMIT_MAX_COUNT, FRAGLIMIT_TIMEOUT_NS);
-	s->flows = flowcap_new(flowcap_budget(1));
+	s->flows = flowcap_new(max_flows ? max_flows : flowcap_budget(1));
 	return s;
 }
 
@@ -249,12 +249,6 @@ bool slirp_stack_input(struct slirp_stack *s, const uint8_t *frame, size_t len)
 		return false;
 	slirp_input(s->slirp, frame, (int)len);
 	return true;
-}
-
-void slirp_stack_set_flow_budget(struct slirp_stack *s, unsigned max_flows)
-{
-	flowcap_free(s->flows);
-	s->flows = flowcap_new(max_flows);
 }
 
 Slirp *slirp_stack_slirp(struct slirp_stack *s)

@@ -175,14 +175,13 @@ static struct slirp_stack *start_slirp(struct uplink_hostonly *ho, struct loop *
 		.disable_dns = true,
 		.disable_dhcp = true,
 	};
-	struct slirp_stack *s = slirp_stack_new(l, &sc, &ho->port, from_backend, &ho->port, err);
+	struct slirp_stack *s = slirp_stack_new(l, &sc, &ho->port, cfg->flow_budget, from_backend,
+						&ho->port, err);
 
 	if (!s) {
 		g_prefix_error(err, "%s: ", what);
 		return NULL;
 	}
-	if (cfg->flow_budget)
-		slirp_stack_set_flow_budget(s, cfg->flow_budget);
 	if (!slirp_stack_add_hostfwds(s, c->hostfwds, what, err)) {
 		slirp_stack_free(s);
 		return NULL;

@@ -314,9 +314,8 @@ struct port *uplink_nat_new(struct port_set *set, const struct net_config *cfg,
 		nat->tftp.server6 = cfg->nat.ip6_host;
 	nat->hostnames = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	fill_slirp_config(&sc, cfg);
-	nat->stack = slirp_stack_new(port_set_loop(set), &sc, &nat->port, from_slirp, nat, err);
-	if (nat->stack && cfg->flow_budget)
-		slirp_stack_set_flow_budget(nat->stack, cfg->flow_budget);
+	nat->stack = slirp_stack_new(port_set_loop(set), &sc, &nat->port, cfg->flow_budget,
+				     from_slirp, nat, err);
 	if (!nat->stack || (cfg->dhcp_vmnetd && !start_dhcp(nat, cfg, err)) ||
 	    !slirp_stack_add_hostfwds(nat->stack, cfg->nat.hostfwds, what, err) ||
 	    !add_guestfwds(nat, &cfg->nat, relay_exe, what, err)) {

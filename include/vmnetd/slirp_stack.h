@@ -14,14 +14,14 @@ struct slirp_stack;
 /* Receives every frame libslirp sends towards the guests. */
 typedef void (*slirp_frame_fn)(void *opaque, const uint8_t *frame, size_t len);
 
-/* A libslirp instance for @sc; its frames go to @out. While @owner waits
- * on a congested destination (owner->blocked_on), its sockets are not read,
- * so host traffic waits in the kernel. NULL, with @err, if libslirp refuses. */
+/* A libslirp instance for @sc; its frames go to @out; its guests may have
+ * it open at most @max_flows host sockets (flowcap.h; 0: this process's
+ * share for one network). While @owner waits on a congested destination
+ * (owner->blocked_on), its sockets are not read, so host traffic waits in
+ * the kernel. NULL, with @err, if libslirp refuses. */
 struct slirp_stack *slirp_stack_new(struct loop *l, const SlirpConfig *sc,
-				    const struct port *owner, slirp_frame_fn out, void *opaque,
-				    GError **err);
-/* At most @max_flows host sockets for the guests (flowcap.h). */
-void slirp_stack_set_flow_budget(struct slirp_stack *s, unsigned max_flows);
+				    const struct port *owner, unsigned max_flows,
+				    slirp_frame_fn out, void *opaque, GError **err);
 void slirp_stack_free(struct slirp_stack *s);
 
 /* Give libslirp one frame from the guests. IPv4 fragments pass only within
