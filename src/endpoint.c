@@ -1,6 +1,7 @@
 /* endpoint.c - parse unix:/tcp: socket addresses, open them to listen or connect,
  * print the QEMU -netdev stream arguments that reach them, and tell which
  * local user is at the other end of a TCP connection. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/inet_diag.h>
@@ -9,6 +10,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -216,17 +218,20 @@ static void note_socket_file(const struct endpoint *ep, unsigned mode, struct en
 			  "directory?)", ep->path, st.st_mode & 07777, mode);
 }
 
-static int listen_unix(const struct endpoint *ep, unsigned mode, struct endpoint_file *f,
-		       GError **err)
+static int listen_unix(const struct endpoint *ep, const struct socket_perms *perms,
+		       struct endpoint_file *f, GError **err)
 {
 	int fd;
 
 	if (!check_socket_dir(ep->path, err) || !remove_stale(ep, err))
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind_with_mode(fd, ep, mode) < 0)
+	if (fd < 0 || bind_with_mode(fd, ep, perms->mode) < 0)
 		goto fail;
-	note_socket_file(ep, mode, f);
+	note_socket_file(ep, perms->mode, f);
+	/* Nobody else can connect yet: the mode lets only us in until now. */
+	if (perms->group != (gid_t)-1 && lchown(ep->path, (uid_t)-1, perms->group) < 0)
+		goto fail;
 	if (listen(fd, 64) < 0)
 		goto fail;
 	return fd;
@@ -283,11 +288,11 @@ static int listen_tcp(const struct endpoint *ep, GError **err)
 	return fd;
 }
 
-int endpoint_listen(const struct endpoint *ep, unsigned mode, struct endpoint_file *f,
-		    GError **err)
+int endpoint_listen(const struct endpoint *ep, const struct socket_perms *perms,
+		    struct endpoint_file *f, GError **err)
 {
 	*f = (struct endpoint_file){ 0 };
-	return ep->type == ENDPOINT_UNIX ? listen_unix(ep, mode, f, err) : listen_tcp(ep, err);
+	return ep->type == ENDPOINT_UNIX ? listen_unix(ep, perms, f, err) : listen_tcp(ep, err);
 }
 
 int endpoint_connect(const struct endpoint *ep, GError **err)
@@ -504,4 +509,50 @@ int endpoint_tcp_peer_uid(int fd, uid_t *uid, GError **err)
 		return 0;
 	*uid = m.idiag_uid;
 	return 1;
+}
+
+static bool stream_listener(int fd)
+{
+	int type = 0, listening = 0;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return false;
+	len = sizeof(listening);
+	return type == SOCK_STREAM &&
+	       getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
+}
+
+bool endpoint_from_socket(int fd, struct endpoint *ep, GError **err)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	memset(ep, 0, sizeof(*ep));
+	if (!stream_listener(fd) || getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		vmnetd_set_error(err, "descriptor %d is not a listening stream socket", fd);
+		return false;
+	}
+	if (ss.ss_family == AF_UNIX) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+
+		ep->type = ENDPOINT_UNIX;
+		ep->path = g_strndup(sun->sun_path, len - offsetof(struct sockaddr_un, sun_path));
+		return true;
+	}
+	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+		bool v4 = ss.ss_family == AF_INET;
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		ep->type = ENDPOINT_TCP;
+		inet_ntop(ss.ss_family, v4 ? (void *)&sin->sin_addr : (void *)&sin6->sin6_addr, host,
+			  sizeof(host));
+		ep->host = g_strdup(host);
+		ep->port = ntohs(v4 ? sin->sin_port : sin6->sin6_port);
+		return true;
+	}
+	vmnetd_set_error(err, "descriptor %d: not a unix or TCP socket", fd);
+	return false;
 }

@@ -172,8 +172,7 @@ static void warn_if_exposed(struct listener *li)
 		  ntohs(v4 ? sin->sin_port : sin6->sin6_port));
 }
 
-struct listener *listener_new(struct loop *l, const struct endpoint *ep, unsigned socket_mode,
-			      attach_fn attach, void *opaque, GError **err)
+static struct listener *listener_alloc(struct loop *l, attach_fn attach, void *opaque)
 {
 	struct listener *li = g_new0(struct listener, 1);
 
@@ -184,16 +183,47 @@ struct listener *listener_new(struct loop *l, const struct endpoint *ep, unsigne
 	li->attach = attach;
 	li->opaque = opaque;
 	li->resume = loop_timer_new(l, resume_accepting, li);
-	endpoint_copy(&li->ep, ep);
-	li->name = endpoint_to_string(ep);
-	li->fd = endpoint_listen(ep, socket_mode, &li->file, err);
-	if (li->fd < 0 || !loop_watch_add(l, &li->watch, li->fd, EPOLLIN, on_accept, li, err)) {
+	li->fd = -1;
+	return li;
+}
+
+static struct listener *listener_start(struct listener *li, GError **err)
+{
+	if (li->fd < 0 ||
+	    !loop_watch_add(li->loop, &li->watch, li->fd, EPOLLIN, on_accept, li, err)) {
 		listener_free(li);
 		return NULL;
 	}
 	g_message("listening on %s", li->name);
 	warn_if_exposed(li);
 	return li;
+}
+
+struct listener *listener_new(struct loop *l, const struct endpoint *ep,
+			      const struct socket_perms *perms,
+			      attach_fn attach, void *opaque, GError **err)
+{
+	struct listener *li = listener_alloc(l, attach, opaque);
+
+	endpoint_copy(&li->ep, ep);
+	li->name = endpoint_to_string(ep);
+	li->fd = endpoint_listen(ep, perms, &li->file, err);
+	return listener_start(li, err);
+}
+
+struct listener *listener_new_fd(struct loop *l, int fd, attach_fn attach, void *opaque,
+				 GError **err)
+{
+	struct listener *li = listener_alloc(l, attach, opaque);
+
+	if (!endpoint_from_socket(fd, &li->ep, err)) {
+		close(fd);
+		listener_free(li);
+		return NULL;
+	}
+	li->name = endpoint_to_string(&li->ep);
+	li->fd = fd;	/* its file, if any, is systemd's: li->file.made stays false */
+	return listener_start(li, err);
 }
 
 const char *listener_name(const struct listener *li)

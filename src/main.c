@@ -1,5 +1,7 @@
 /* main.c - vmnetd's command line, start-up, signals and shutdown. */
 #include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,21 +15,23 @@
 #include <slirp/libslirp.h>
 
 #include "config.h"
+#include "vmnetd/daemon.h"
 #include "vmnetd/error.h"
 #include "vmnetd/flowcap.h"
 #include "vmnetd/netconf.h"
-#include "vmnetd/network.h"
 #include "vmnetd/privs.h"
 #include "vmnetd/ratelimit.h"
 #include "vmnetd/relay.h"
+#include "vmnetd/supervise.h"
 
 #define EXIT_BAD_OPTION 2
 
 struct options {
 	char **listen, **connect, **nat, **network;
-	char *config, *socket_mode;
+	char *config, *socket_mode, *socket_group, *api_socket, *pid_file;
 	char *relay_target, *relay_slots;
 	char *user, *group;
+	int ready_fd, exit_fd;
 	gboolean debug, version, seccomp, seccomp_selftest;
 };
 
@@ -43,6 +47,31 @@ static bool parse_mode(const char *s, unsigned *mode, GError **err)
 	return true;
 }
 
+static char *default_socket_dir(void)
+{
+	if (geteuid() == 0)
+		return g_strdup("/run/vmnetd");
+	return g_build_filename(g_get_user_runtime_dir(), "vmnetd", NULL);
+}
+
+static char *help_description(void)
+{
+	g_autofree char *dir = default_socket_dir();
+
+	return g_strdup_printf(
+		"Default socket: %s/default.sock (a VM attaches there); control socket:\n"
+		"%s/default.api (vmnetctl talks to it).\n\n"
+		"Examples:\n"
+		"  vmnetd                                   one NAT network, default socket\n"
+		"  vmnetd --nat hostfwd=tcp:127.0.0.1:2280-:22\n"
+		"  vmnetd --network lab,mode=hostonly,net=192.168.56.0/24 --network wan\n"
+		"  vmnetd --config /etc/vmnetd/vmnetd.conf --socket-group kvm\n\n"
+		"Exit status: 0 after a clean shutdown (SIGTERM, SIGINT, SIGQUIT, --exit-fd,\n"
+		"the API's shutdown), 1 on a run-time failure (a socket or port in use),\n"
+		"2 on bad options. SIGHUP reloads --config; SIGUSR1/2 and SIGPIPE are ignored.",
+		dir, dir);
+}
+
 static bool parse_command_line(int *argc, char ***argv, struct options *o, GError **err)
 {
 	GOptionEntry entries[] = {
@@ -50,7 +79,8 @@ static bool parse_command_line(int *argc, char ***argv, struct options *o, GErro
 		  "Declare a network: NAME,mode=nat|hostonly,KEY=VALUE... (repeatable)",
 		  "SPEC" },
 		{ "config", 'C', 0, G_OPTION_ARG_FILENAME, &o->config,
-		  "Read networks from a key file, one group per network", "FILE" },
+		  "Read networks from a key file, one group per network; SIGHUP reloads it",
+		  "FILE" },
 		{ "listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &o->listen,
 		  "Accept QEMU -netdev stream clients on unix:PATH or tcp:[HOST:]PORT, "
 		  "with ,network=NAME when there are several (repeatable)", "ADDR" },
@@ -62,8 +92,21 @@ static bool parse_command_line(int *argc, char ***argv, struct options *o, GErro
 		  "dnssearch=, domainname=, hostname=, restrict=, ipv4=, ipv6=, ipv6-net=, "
 		  "ipv6-host=, ipv6-dns=, tftp=, bootfile=, hostfwd=, guestfwd=, mtu= (repeatable)",
 		  "OPTS" },
+		{ "api-socket", 'a', 0, G_OPTION_ARG_FILENAME, &o->api_socket,
+		  "Control socket (JSON, see vmnetctl); default beside the first network's "
+		  "socket, NAME.api", "PATH" },
 		{ "socket-mode", 0, 0, G_OPTION_ARG_STRING, &o->socket_mode,
-		  "Permissions of unix sockets created (octal, default 0600)", "MODE" },
+		  "Permissions of the VM sockets created (octal, default 0600; 0660 with "
+		  "--socket-group)", "MODE" },
+		{ "socket-group", 0, 0, G_OPTION_ARG_STRING, &o->socket_group,
+		  "Give this group the sockets (VM and control) and their default directory",
+		  "GROUP" },
+		{ "ready-fd", 'r', 0, G_OPTION_ARG_INT, &o->ready_fd,
+		  "Write \"1\" to this descriptor once every socket listens, then close it", "FD" },
+		{ "exit-fd", 'e', 0, G_OPTION_ARG_INT, &o->exit_fd,
+		  "Shut down cleanly when the other end of this descriptor closes", "FD" },
+		{ "pid-file", 0, 0, G_OPTION_ARG_FILENAME, &o->pid_file,
+		  "Write the daemon's pid here", "PATH" },
 		{ "debug", 'd', 0, G_OPTION_ARG_NONE, &o->debug, "Log per-port detail", NULL },
 		{ "version", 'V', 0, G_OPTION_ARG_NONE, &o->version, "Print the version and exit",
 		  NULL },
@@ -83,11 +126,13 @@ static bool parse_command_line(int *argc, char ***argv, struct options *o, GErro
 		{ NULL }
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autofree char *description = help_description();
 
 	g_option_context_set_summary(ctx,
 		"User-space networking for virtual machines: NAT (DHCP, DNS, port forwards)\n"
 		"and host-only networks behind Ethernet switches that QEMU VMs join with\n"
 		"-netdev stream. With no --network, one NAT network called default.");
+	g_option_context_set_description(ctx, description);
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, argc, argv, err))
 		return false;
@@ -98,51 +143,81 @@ static bool parse_command_line(int *argc, char ***argv, struct options *o, GErro
 	return true;
 }
 
-static char *default_socket_dir(void)
+/* What the command line says beyond the networks, checked. */
+struct run_settings {
+	struct socket_perms perms;
+	char *socket_dir;
+	char **passed_names;		/* networks systemd gave a socket */
+};
+
+static bool check_fd(const char *opt, int fd, GError **err)
 {
-	if (geteuid() == 0)
-		return g_strdup("/run/vmnetd");
-	return g_build_filename(g_get_user_runtime_dir(), "vmnetd", NULL);
+	if (fd < 0 || fcntl(fd, F_GETFD) >= 0)
+		return true;
+	vmnetd_set_error(err, "%s %d: not an open descriptor", opt, fd);
+	return false;
 }
 
-/* Parse every option and network before anything is created. */
-static bool check_options(struct options *o, struct vmnetd_config *cfg, unsigned *mode,
-			  GError **err)
+static bool check_settings(struct options *o, struct run_settings *rs, GError **err)
 {
-	g_autofree char *dir = default_socket_dir();
+	rs->perms = (struct socket_perms){ 0600, (gid_t)-1 };
+	if (o->socket_group) {
+		rs->perms.mode = 0660;
+		if (!privs_group_id("--socket-group", o->socket_group, &rs->perms.group, err))
+			return false;
+	}
+	if (o->socket_mode && !parse_mode(o->socket_mode, &rs->perms.mode, err))
+		return false;
+	return check_fd("--ready-fd", o->ready_fd, err) &&
+	       check_fd("--exit-fd", o->exit_fd, err) && privs_check(o->user, o->group, err);
+}
+
+/* The networks, parsed and checked before anything is created. */
+static bool load_config(struct options *o, const struct run_settings *rs,
+			struct vmnetd_config *cfg, GError **err)
+{
 	struct config_args a = { .networks = o->network, .nat = o->nat, .listen = o->listen,
 				 .connect = o->connect, .config_file = o->config,
-				 .socket_dir = dir };
+				 .socket_dir = rs->socket_dir, .passed = rs->passed_names };
 
-	*mode = 0600;
-	if (o->socket_mode && !parse_mode(o->socket_mode, mode, err))
-		return false;
-	if (!privs_check(o->user, o->group, err))
-		return false;
 	return vmnetd_config_load(cfg, &a, err);
 }
 
-/* The default sockets' directory is ours to create; others must exist. */
-static bool make_default_dirs(const struct vmnetd_config *cfg, GError **err)
+/* The default sockets' directory is ours to create (0700, or 0750 for
+ * --socket-group); others must exist. */
+static bool make_socket_dir(const char *dir, const struct socket_perms *perms, GError **err)
 {
-	for (guint i = 0; i < cfg->networks->len; i++) {
-		const struct net_config *nc = g_ptr_array_index(cfg->networks, i);
-		g_autofree char *dir = NULL;
-
-		if (!nc->default_socket)
-			continue;
-		dir = g_path_get_dirname(g_array_index(nc->listen, struct endpoint, 0).path);
-		if (g_mkdir_with_parents(dir, 0700) < 0) {
-			vmnetd_set_error(err, "cannot create %s: %s", dir, g_strerror(errno));
-			return false;
-		}
+	if (g_mkdir_with_parents(dir, 0700) < 0) {
+		vmnetd_set_error(err, "cannot create %s: %s", dir, g_strerror(errno));
+		return false;
+	}
+	if (perms->group != (gid_t)-1 &&
+	    (chown(dir, (uid_t)-1, perms->group) < 0 || chmod(dir, 0750) < 0)) {
+		vmnetd_set_error(err, "%s: cannot give it to --socket-group: %s", dir,
+				 g_strerror(errno));
+		return false;
 	}
 	return true;
 }
 
-static void print_qemu_args(const struct vmnetd_config *cfg)
+static bool make_default_dirs(const struct vmnetd_config *cfg, const struct options *o,
+			      const struct run_settings *rs, GError **err)
 {
-	unsigned n = 0;
+	bool needed = !o->api_socket;
+
+	for (guint i = 0; i < cfg->networks->len; i++)
+		needed |= ((const struct net_config *)g_ptr_array_index(cfg->networks, i))
+				  ->default_socket;
+	return !needed || make_socket_dir(rs->socket_dir, &rs->perms, err);
+}
+
+/* The QEMU arguments for each socket, each with a MAC of its own: a locally
+ * administered 52:54:00 (QEMU's), then our pid, then a count, so VMs
+ * started from two lines, or from two daemons, do not collide. */
+static char *qemu_args_text(const struct vmnetd_config *cfg)
+{
+	GString *out = g_string_new(NULL);
+	unsigned pid = (unsigned)getpid(), n = 0;
 
 	for (guint i = 0; i < cfg->networks->len; i++) {
 		const struct net_config *nc = g_ptr_array_index(cfg->networks, i);
@@ -153,20 +228,24 @@ static void print_qemu_args(const struct vmnetd_config *cfg)
 			g_autofree char *id = g_strdup_printf("vmnet%u", n++);
 			g_autofree char *args = endpoint_qemu_args(ep, id);
 
-			printf("Attach a VM to network %s (%s) with these QEMU arguments:\n  %s\n",
-			       nc->name, name, args);
+			g_string_append_printf(out, "Attach a VM to network %s (%s) with these QEMU "
+					       "arguments:\n  %s,mac=52:54:00:%02x:%02x:%02x\n",
+					       nc->name, name, args, (pid >> 8) & 0xff, pid & 0xff,
+					       n & 0xff);
 		}
 	}
 	if (n)
-		printf("Several VMs may share a socket; give each its own MAC "
-		       "(-device virtio-net-pci,netdev=...,mac=52:54:00:xx:xx:xx).\n");
-	fflush(stdout);
+		g_string_append(out, "Several VMs may share a socket: give each its own mac= "
+			       "(count the last byte up).\n");
+	return g_string_free(out, FALSE);
 }
 
 struct signals {
 	struct loop *loop;
 	struct loop_watch watch;
 	int fd;
+	void (*reload)(void *opaque);	/* SIGHUP; NULL: nothing to reload */
+	void *opaque;
 };
 
 /* Signals that end the daemon in order, and signals that would otherwise
@@ -208,8 +287,11 @@ static void on_signal(void *opaque, uint32_t events)
 		if (is_quit_signal(si.ssi_signo)) {
 			g_message("%s: shutting down", name);
 			loop_quit(sg->loop);
+		} else if (si.ssi_signo == SIGHUP && sg->reload) {
+			g_message("%s: reloading the configuration", name);
+			sg->reload(sg->opaque);
 		} else if (si.ssi_signo == SIGHUP) {
-			g_message("%s: ignored (no configuration reload yet)", name);
+			g_message("%s: ignored (no --config file to reload)", name);
 		} else {
 			g_message("%s: ignored", name);
 		}
@@ -260,31 +342,6 @@ static void share_flow_budget(struct vmnetd_config *cfg)
 		((struct net_config *)g_ptr_array_index(cfg->networks, i))->flow_budget = budget;
 }
 
-/* Builds every network with its sockets; false with @err at the first failure. */
-static bool build_networks(struct loop *l, const struct vmnetd_config *cfg, bool from_nat,
-			   unsigned mode, const char *relay_exe, GPtrArray *nets, GError **err)
-{
-	for (guint i = 0; i < cfg->networks->len; i++) {
-		const struct net_config *nc = g_ptr_array_index(cfg->networks, i);
-		g_autofree char *what = from_nat ? g_strdup("--nat")
-						 : g_strdup_printf("network %s", nc->name);
-		struct network *net = network_new(l, nc, what, relay_exe, err);
-
-		if (!net)
-			return false;
-		g_ptr_array_add(nets, net);
-		for (guint j = 0; j < nc->listen->len; j++)
-			if (!network_listen(net, &g_array_index(nc->listen, struct endpoint, j),
-					    mode, err))
-				return false;
-		for (guint j = 0; j < nc->connect->len; j++)
-			if (!network_connect(net, &g_array_index(nc->connect, struct endpoint, j),
-					     err))
-				return false;
-	}
-	return true;
-}
-
 /* Only a TAP (host-iface=) needs a capability after set-up. */
 static bool needs_net_admin(const struct vmnetd_config *cfg)
 {
@@ -317,69 +374,149 @@ static bool needs_exec(const struct vmnetd_config *cfg)
 	return false;
 }
 
-/* Everything is built: give up what the loop does not need. */
-static bool least_privilege(const struct options *o, const struct vmnetd_config *cfg,
-			    GError **err)
+/* Everything is built: give up what the loop does not need. A reload
+ * after this cannot regain what is gone (a new host-iface= needs
+ * CAP_NET_ADMIN, a port below 1024 root): it fails with its message. */
+static bool least_privilege(const struct options *o, bool net_admin, bool exec, GError **err)
 {
-	if (!privs_drop(o->user, o->group, needs_net_admin(cfg), err))
+	if (!privs_drop(o->user, o->group, net_admin, err))
 		return false;
-	if (o->seccomp && !seccomp_install(needs_exec(cfg), err))
+	if (o->seccomp && !seccomp_install(exec, err))
 		return false;
 	if (o->seccomp_selftest)
 		seccomp_selftest();
 	return true;
 }
 
+/* What SIGHUP needs: the command line again, the file read anew. */
+struct reloader {
+	struct options *o;
+	struct run_settings *rs;
+	struct daemon *d;
+};
+
+static void reload(void *opaque)
+{
+	struct reloader *r = opaque;
+	g_autoptr(GError) err = NULL;
+	struct vmnetd_config cfg;
+
+	supervise_reloading(true);
+	vmnetd_config_init(&cfg);
+	if (!load_config(r->o, r->rs, &cfg, &err)) {
+		g_warning("reload: %s; nothing changed", err->message);
+	} else {
+		share_flow_budget(&cfg);
+		if (!daemon_reload(r->d, &cfg, &err))
+			g_warning("reload: %s", err->message);
+		else
+			g_message("reload: done");
+	}
+	vmnetd_config_clear(&cfg);
+	supervise_reloading(false);
+}
+
+static void on_exit_fd(void *opaque)
+{
+	g_message("--exit-fd closed: shutting down");
+	loop_quit(opaque);
+}
+
+/* Networks, sockets and the control socket; then privileges go. */
+static bool start(struct options *o, struct run_settings *rs, struct vmnetd_config *cfg,
+		  struct loop *l, GArray *passed, struct daemon **d, GError **err)
+{
+	g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+	struct daemon_settings ds = { .perms = rs->perms, .relay_exe = self ? self : "vmnetd",
+				      .from_nat = !o->network && !o->config,
+				      .api_path = o->api_socket, .socket_dir = rs->socket_dir };
+	bool net_admin = needs_net_admin(cfg), exec = needs_exec(cfg);
+	g_autofree char *qemu = qemu_args_text(cfg);
+
+	*d = daemon_new(l, &ds, passed);
+	if (!daemon_start(*d, cfg, err))
+		return false;
+	if (o->pid_file && !supervise_write_pid_file(o->pid_file, err))
+		return false;
+	if (!least_privilege(o, net_admin, exec, err))
+		return false;
+	fputs(qemu, stdout);
+	fflush(stdout);
+	return true;
+}
+
+static char **passed_names(GArray *passed)
+{
+	GPtrArray *names = g_ptr_array_new();
+
+	for (guint i = 0; i < passed->len; i++) {
+		const char *n = g_array_index(passed, struct passed_socket, i).name;
+
+		g_ptr_array_add(names, g_strdup(strcmp(n, "unknown") ? n : NET_DEFAULT_NAME));
+	}
+	g_ptr_array_add(names, NULL);
+	return (char **)g_ptr_array_free(names, FALSE);
+}
+
 static int run(struct options *o)
 {
 	g_autoptr(GError) err = NULL;
-	g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+	g_autoptr(GArray) passed = supervise_passed_sockets();
+	struct run_settings rs = { .socket_dir = default_socket_dir(),
+				   .passed_names = passed_names(passed) };
 	struct vmnetd_config cfg;
 	struct signals sg = { .fd = -1 };
-	GPtrArray *nets = g_ptr_array_new();
+	struct reloader rl = { .o = o, .rs = &rs };
+	struct exit_watch *ew = NULL;
+	struct daemon *d = NULL;
 	struct loop *l = NULL;
-	unsigned mode;
 	int status = EXIT_FAILURE;
 
 	vmnetd_config_init(&cfg);
-	if (!check_options(o, &cfg, &mode, &err)) {
-		g_printerr("vmnetd: %s\n", err->message);
-		vmnetd_config_clear(&cfg);
-		g_ptr_array_free(nets, TRUE);
-		return EXIT_BAD_OPTION;
+	if (!check_settings(o, &rs, &err) || !load_config(o, &rs, &cfg, &err)) {
+		status = EXIT_BAD_OPTION;
+		goto out;
 	}
-	if (!make_default_dirs(&cfg, &err))
+	if (!make_default_dirs(&cfg, o, &rs, &err))
 		goto out;
 	raise_fd_limit();
 	share_flow_budget(&cfg);
 	l = loop_new();
 	if (!watch_signals(&sg, l, &err))
 		goto out;
-	if (!build_networks(l, &cfg, !o->network && !o->config, mode, self ? self : "vmnetd",
-			    nets, &err))
+	if (o->exit_fd >= 0 && !(ew = supervise_watch_exit_fd(l, o->exit_fd, on_exit_fd, l, &err)))
 		goto out;
-	if (!least_privilege(o, &cfg, &err))
+	if (!start(o, &rs, &cfg, l, passed, &d, &err))
 		goto out;
-	print_qemu_args(&cfg);
+	rl.d = d;
+	if (o->config) {
+		sg.reload = reload;
+		sg.opaque = &rl;
+	}
+	supervise_ready(o->ready_fd);
 	/* From here on guests can make the daemon log: no line more than a
 	 * few times per interval. */
 	ratelimit_install();
 	loop_run(l);
+	supervise_stopping();
 	ratelimit_flush();
 	ratelimit_uninstall();
 	status = EXIT_SUCCESS;
 out:
 	if (err)
 		g_printerr("vmnetd: %s\n", err->message);
-	for (guint i = 0; i < nets->len; i++)
-		network_free(g_ptr_array_index(nets, i));
-	g_ptr_array_free(nets, TRUE);
+	daemon_free(d);
+	supervise_exit_watch_free(ew);
 	if (sg.fd >= 0) {
 		loop_watch_del(l, &sg.watch);
 		close(sg.fd);
 	}
 	loop_free(l);
+	if (o->pid_file && status == EXIT_SUCCESS)
+		supervise_remove_pid_file(o->pid_file);
 	vmnetd_config_clear(&cfg);
+	g_free(rs.socket_dir);
+	g_strfreev(rs.passed_names);
 	return status;
 }
 
@@ -391,6 +528,9 @@ static void options_clear(struct options *o)
 	g_strfreev(o->network);
 	g_free(o->config);
 	g_free(o->socket_mode);
+	g_free(o->socket_group);
+	g_free(o->api_socket);
+	g_free(o->pid_file);
 	g_free(o->relay_target);
 	g_free(o->relay_slots);
 	g_free(o->user);
@@ -399,10 +539,11 @@ static void options_clear(struct options *o)
 
 int main(int argc, char **argv)
 {
-	struct options o = { 0 };
+	struct options o = { .ready_fd = -1, .exit_fd = -1 };
 	g_autoptr(GError) err = NULL;
 	int status;
 
+	setlocale(LC_ALL, "");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!parse_command_line(&argc, &argv, &o, &err)) {
 		g_printerr("vmnetd: %s\nTry 'vmnetd --help'.\n", err->message);

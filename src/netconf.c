@@ -89,13 +89,15 @@ static struct net_config *net_config_new(const char *name, enum net_mode mode)
 	g_array_set_clear_func(n->listen, endpoint_clear_cb);
 	n->connect = g_array_new(FALSE, TRUE, sizeof(struct endpoint));
 	g_array_set_clear_func(n->connect, endpoint_clear_cb);
+	n->fingerprint = g_string_new(net_mode_name(mode));
 	return n;
 }
 
-static void net_config_free(void *p)
+void net_config_free(void *p)
 {
 	struct net_config *n = p;
 
+	g_string_free(n->fingerprint, TRUE);
 	g_free(n->name);
 	g_free(n->lease_file);
 	nat_config_clear(&n->nat);
@@ -193,7 +195,7 @@ static bool parse_mode(const char *what, const char *val, enum net_mode *mode, G
 	return false;
 }
 
-static const char *mode_name(enum net_mode mode)
+const char *net_mode_name(enum net_mode mode)
 {
 	return mode == NET_MODE_NAT ? "nat" : "hostonly";
 }
@@ -218,6 +220,7 @@ static bool add_endpoint(struct loader *ld, struct net_config *n, bool listen,
 		endpoint_clear(ep);
 		return false;
 	}
+	g_string_append_printf(n->fingerprint, "\n%s", key);
 	g_hash_table_insert(ld->bound, key, g_strdup(n->name));
 	g_array_append_val(listen ? n->listen : n->connect, *ep);
 	return true;
@@ -517,6 +520,9 @@ static bool other_mode_has(enum net_mode mode, const char *key)
 static bool apply_key(struct loader *ld, struct net_config *n, const char *what,
 		      const char *key, const char *val, GError **err)
 {
+	/* Forwards change on a running network: the rest rebuilds it. */
+	if (strcmp(key, "hostfwd"))
+		g_string_append_printf(n->fingerprint, "\n%s=%s", key, val);
 	if (!strcmp(key, "mode"))	/* read first: it decides what the rest mean */
 		return true;
 	if (!strcmp(key, "mtu"))
@@ -541,7 +547,7 @@ static bool apply_key(struct loader *ld, struct net_config *n, const char *what,
 	}
 	if (other_mode_has(n->mode, key))
 		vmnetd_set_error(err, "%s: key '%s' is not for mode %s", what, key,
-				 mode_name(n->mode));
+				 net_mode_name(n->mode));
 	else
 		vmnetd_set_error(err, "%s: unknown key '%s'", what, key);
 	return false;
@@ -619,9 +625,11 @@ static bool add_nat_default(struct loader *ld, char **nat, GError **err)
 {
 	struct net_config *n = add_network(ld, "--nat", NET_DEFAULT_NAME, NET_MODE_NAT, err);
 
-	for (char **s = nat; s && *s; s++)
+	for (char **s = nat; s && *s; s++) {
+		g_string_append_printf(n->fingerprint, "\n--nat %s", *s);
 		if (!nat_config_parse(&n->nat, "--nat", *s, err))
 			return false;
+	}
 	n->mtu = n->nat.mtu;
 	return true;
 }
@@ -972,6 +980,7 @@ static bool load(struct loader *ld, const struct config_args *a, GError **err)
 		struct net_config *n = g_ptr_array_index(nets, i);
 
 		if (!n->listen->len && !n->connect->len &&
+		    !(a->passed && g_strv_contains((const char *const *)a->passed, n->name)) &&
 		    !add_default_socket(ld, n, a->socket_dir, err))
 			return false;
 	}

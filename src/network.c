@@ -2,9 +2,12 @@
  * switch, the uplink its mode asks for, the lease table, the sockets VMs
  * attach through, and the switch's housekeeping (MAC ageing, waking
  * senders that waited). */
+#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "vmnetd/capture.h"
+#include "vmnetd/error.h"
 #include "vmnetd/listener.h"
 #include "vmnetd/mac.h"
 #include "vmnetd/network.h"
@@ -32,6 +35,12 @@ struct network {
 	unsigned max_ports;	/* VM ports at once */
 	uint64_t ports_refused;
 	struct portsec *portsec;	/* NULL with port-security=off */
+	enum net_mode mode;
+	unsigned mtu;
+	char *subnet, *gateway;		/* "10.0.2.0/24", "10.0.2.2" */
+	struct forwards *forwards;	/* NULL: the uplink has none */
+	struct capture *capture;	/* NULL: not capturing */
+	unsigned capture_port;		/* 0: every port */
 };
 
 static void on_ageing(void *opaque)
@@ -114,11 +123,25 @@ static bool add_uplink(struct network *net, const struct net_config *cfg, const 
 {
 	struct port *up;
 
-	if (cfg->mode == NET_MODE_HOSTONLY)
+	if (cfg->mode == NET_MODE_HOSTONLY) {
 		up = uplink_hostonly_new(net->ports, cfg, net->leases, what, err);
-	else
+		net->forwards = up ? uplink_hostonly_forwards(up) : NULL;
+	} else {
 		up = uplink_nat_new(net->ports, cfg, net->leases, relay_exe, what, err);
+		net->forwards = up ? uplink_nat_forwards(up) : NULL;
+	}
 	return up != NULL;
+}
+
+static void describe_addresses(struct network *net, const struct net_config *cfg)
+{
+	bool ho = cfg->mode == NET_MODE_HOSTONLY;
+	struct in_addr gw = ho ? cfg->ho.host : cfg->nat.host;
+	char buf[INET_ADDRSTRLEN];
+
+	net->subnet = ho ? netopt_net_to_string(cfg->ho.net, cfg->ho.mask)
+			 : netopt_net_to_string(cfg->nat.net, cfg->nat.mask);
+	net->gateway = g_strdup(inet_ntop(AF_INET, &gw, buf, sizeof(buf)));
 }
 
 struct network *network_new(struct loop *l, const struct net_config *cfg, const char *what,
@@ -128,6 +151,9 @@ struct network *network_new(struct loop *l, const struct net_config *cfg, const 
 
 	net->name = g_strdup(cfg->name);
 	net->loop = l;
+	net->mode = cfg->mode;
+	net->mtu = cfg->mtu;
+	describe_addresses(net, cfg);
 	net->port_macs = cfg->port_macs ? cfg->port_macs : PORT_FDB_MAX_DEFAULT;
 	net->max_ports = cfg->max_ports ? cfg->max_ports : NET_MAX_PORTS_DEFAULT;
 	net->sw = switch_new(SWITCH_AGEING_NS);
@@ -206,11 +232,8 @@ static void note_selfports(GArray *addrs, bool add)
 	}
 }
 
-bool network_listen(struct network *net, const struct endpoint *ep, unsigned socket_mode,
-		    GError **err)
+static bool add_listener(struct network *net, struct listener *li, const struct endpoint *ep)
 {
-	struct listener *li = listener_new(net->loop, ep, socket_mode, attach_stream, net, err);
-
 	if (!li)
 		return false;
 	g_ptr_array_add(net->listeners, li);
@@ -222,6 +245,26 @@ bool network_listen(struct network *net, const struct endpoint *ep, unsigned soc
 			g_ptr_array_add(net->selfports, addrs);
 	}
 	return true;
+}
+
+bool network_listen(struct network *net, const struct endpoint *ep,
+		    const struct socket_perms *perms, GError **err)
+{
+	return add_listener(net, listener_new(net->loop, ep, perms, attach_stream, net, err), ep);
+}
+
+bool network_listen_fd(struct network *net, int fd, GError **err)
+{
+	struct endpoint ep;
+	bool ok;
+
+	if (!endpoint_from_socket(fd, &ep, err)) {
+		close(fd);
+		return false;
+	}
+	ok = add_listener(net, listener_new_fd(net->loop, fd, attach_stream, net, err), &ep);
+	endpoint_clear(&ep);
+	return ok;
 }
 
 bool network_connect(struct network *net, const struct endpoint *ep, GError **err)
@@ -240,6 +283,8 @@ static void network_destroy(void *ptr)
 	switch_free(net->sw);
 	portsec_free(net->portsec);
 	lease_table_free(net->leases);
+	g_free(net->subnet);
+	g_free(net->gateway);
 	g_free(net->name);
 	g_free(net);
 }
@@ -248,6 +293,7 @@ void network_free(struct network *net)
 {
 	if (!net)
 		return;
+	network_capture_stop(net, NULL, NULL);
 	g_ptr_array_free(net->listeners, TRUE);
 	g_ptr_array_free(net->connectors, TRUE);
 	for (guint i = 0; i < net->selfports->len; i++)
@@ -284,4 +330,92 @@ const struct switch_stats *network_switch_stats(const struct network *net)
 struct lease_table *network_leases(struct network *net)
 {
 	return net->leases;
+}
+
+enum net_mode network_mode(const struct network *net)
+{
+	return net->mode;
+}
+
+unsigned network_mtu(const struct network *net)
+{
+	return net->mtu;
+}
+
+const char *network_subnet(const struct network *net)
+{
+	return net->subnet;
+}
+
+const char *network_gateway(const struct network *net)
+{
+	return net->gateway;
+}
+
+void network_foreach_listener(struct network *net, void (*fn)(const char *name, void *opaque),
+			      void *opaque)
+{
+	for (guint i = 0; i < net->listeners->len; i++)
+		fn(listener_name(g_ptr_array_index(net->listeners, i)), opaque);
+}
+
+struct forwards *network_forwards(struct network *net)
+{
+	return net->forwards;
+}
+
+struct port *network_find_port(struct network *net, unsigned id)
+{
+	return port_set_find(net->ports, id);
+}
+
+static void capture_mirror(void *opaque, const struct port *p, bool out, const uint8_t *frame,
+			   size_t len)
+{
+	struct network *net = opaque;
+
+	/* Every frame enters the switch once: a capture of the whole network
+	 * records inputs only, so none is written twice. */
+	if (net->capture_port ? p->id == net->capture_port : !out)
+		capture_frame(net->capture, frame, len);
+}
+
+bool network_capture_start(struct network *net, int fd, unsigned port_id, uint32_t snaplen,
+			   GError **err)
+{
+	if (net->capture) {
+		vmnetd_set_error(err, "network %s is already being captured", net->name);
+		close(fd);
+		return false;
+	}
+	if (port_id && !port_set_find(net->ports, port_id)) {
+		vmnetd_set_error(err, "network %s has no port %u", net->name, port_id);
+		close(fd);
+		return false;
+	}
+	net->capture = capture_new(net->loop, fd, snaplen, err);
+	if (!net->capture)
+		return false;
+	net->capture_port = port_id;
+	port_set_mirror(net->ports, capture_mirror, net);
+	g_message("%s: capture started (%s)", net->name, port_id ? "one port" : "every port");
+	return true;
+}
+
+bool network_capture_stop(struct network *net, struct capture_stats *st, GError **err)
+{
+	struct capture_stats local;
+
+	if (!net->capture) {
+		vmnetd_set_error(err, "network %s is not being captured", net->name);
+		return false;
+	}
+	port_set_mirror(net->ports, NULL, NULL);
+	capture_free(net->capture, &local);
+	net->capture = NULL;
+	g_message("%s: capture stopped: %" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT
+		  " dropped", net->name, local.frames, local.dropped);
+	if (st)
+		*st = local;
+	return true;
 }

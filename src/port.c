@@ -21,7 +21,15 @@ struct port_set {
 	void *describe_opaque;
 	size_t queued;		/* bytes its ports queue beyond their own PORT_QUEUE_OWN */
 	size_t queued_max;
+	port_mirror_fn mirror;	/* a capture: sees every frame in and out */
+	void *mirror_opaque;
 };
+
+void port_set_mirror(struct port_set *set, port_mirror_fn fn, void *opaque)
+{
+	set->mirror = fn;
+	set->mirror_opaque = opaque;
+}
 
 void port_init(struct port *p, const struct port_ops *ops, char *name)
 {
@@ -238,6 +246,8 @@ void port_input(struct port *p, const uint8_t *frame, size_t len)
 {
 	if (p->closed)
 		return;
+	if (G_UNLIKELY(p->set->mirror))
+		p->set->mirror(p->set->mirror_opaque, p, false, frame, len);
 	switch_input(p->sw, p, frame, len, loop_now(p->set->loop));
 }
 
@@ -266,6 +276,9 @@ enum port_verdict port_deliver(struct port *p, const uint8_t *frame, size_t len)
 	if (v == PORT_QUEUED) {
 		p->stats.tx_frames++;
 		p->stats.tx_bytes += len;
+		/* Unit tests hand frames to bare ports, outside any set. */
+		if (G_UNLIKELY(p->set && p->set->mirror))
+			p->set->mirror(p->set->mirror_opaque, p, true, frame, len);
 	} else if (p->stats.tx_drops++ % 1000 == 0) {
 		g_debug("%s: output queue full, %" G_GUINT64_FORMAT " frames dropped so far",
 			p->name, p->stats.tx_drops);

@@ -55,6 +55,11 @@ static bool lookup_user(const char *user, struct ids *ids, bool *has_gid, GError
 
 static bool lookup_group(const char *group, gid_t *gid, GError **err)
 {
+	return privs_group_id("--group", group, gid, err);
+}
+
+bool privs_group_id(const char *what, const char *group, gid_t *gid, GError **err)
+{
 	struct group *gr;
 	guint64 id;
 
@@ -65,7 +70,7 @@ static bool lookup_group(const char *group, gid_t *gid, GError **err)
 		return true;
 	}
 	if (!parse_id(group, &id)) {
-		vmnetd_set_error(err, "--group %s: no such group%s%s", group, errno ? ": " : "",
+		vmnetd_set_error(err, "%s %s: no such group%s%s", what, group, errno ? ": " : "",
 				 errno ? g_strerror(errno) : "");
 		return false;
 	}

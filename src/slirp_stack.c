@@ -12,6 +12,7 @@
 
 #include "vmnetd/error.h"
 #include "vmnetd/flowcap.h"
+#include "vmnetd/forwards.h"
 #include "vmnetd/fraglimit.h"
 #include "vmnetd/frame.h"
 #include "vmnetd/slirp_stack.h"
@@ -26,6 +27,7 @@ struct slirp_stack {
 	struct loop_poller_reg *poller;
 	struct fraglimit *frags;
 	struct flowcap *flows;
+	struct forwards *forwards;	/* NULL until slirp_stack_add_hostfwds() */
 };
 
 struct stack_timer {
@@ -214,6 +216,7 @@ void slirp_stack_free(struct slirp_stack *s)
 	if (!s)
 		return;
 	loop_del_poller(s->loop, s->poller);
+	forwards_free(s->forwards);
 	slirp_cleanup(s->slirp);
 	s->slirp = NULL;
 	/* The poller may still be in this iteration's list. */
@@ -256,27 +259,16 @@ Slirp *slirp_stack_slirp(struct slirp_stack *s)
 	return s->slirp;
 }
 
-bool slirp_stack_add_hostfwds(struct slirp_stack *s, const GArray *hostfwds, const char *what,
-			      GError **err)
+bool slirp_stack_add_hostfwds(struct slirp_stack *s, const GArray *hostfwds,
+			      struct in_addr default_guest, const char *what, GError **err)
 {
-	for (guint i = 0; hostfwds && i < hostfwds->len; i++) {
-		const struct hostfwd *f = &g_array_index(hostfwds, struct hostfwd, i);
+	s->forwards = forwards_new(s->slirp, default_guest, what);
+	return forwards_add_config(s->forwards, hostfwds, err);
+}
 
-		if (slirp_add_hostfwd(s->slirp, f->udp, f->host_addr, f->host_port,
-				      f->guest_addr, f->guest_port) < 0) {
-			vmnetd_set_error(err, "%s hostfwd=%s: cannot listen on host port %u: %s",
-					 what, f->spec, f->host_port, g_strerror(errno));
-			return false;
-		}
-		g_message("%s: forwarding host %s port %u to guest port %u", what,
-			  f->udp ? "udp" : "tcp", f->host_port, f->guest_port);
-		/* QEMU's syntax makes all addresses the default: say so, since a
-		 * guest service then answers every host that can reach this one. */
-		if (f->host_addr.s_addr == htonl(INADDR_ANY))
-			g_warning("%s hostfwd=%s: listening on all addresses: reachable from "
-				  "other machines", what, f->spec);
-	}
-	return true;
+struct forwards *slirp_stack_forwards(struct slirp_stack *s)
+{
+	return s->forwards;
 }
 
 void slirp_mac4(struct in_addr a, uint8_t mac[6])

@@ -182,7 +182,7 @@ static struct slirp_stack *start_slirp(struct uplink_hostonly *ho, struct loop *
 		g_prefix_error(err, "%s: ", what);
 		return NULL;
 	}
-	if (!slirp_stack_add_hostfwds(s, c->hostfwds, what, err)) {
+	if (!slirp_stack_add_hostfwds(s, c->hostfwds, c->pool_start, what, err)) {
 		slirp_stack_free(s);
 		return NULL;
 	}
@@ -267,4 +267,11 @@ fail:
 	port_fini(&ho->port);
 	g_free(ho);
 	return NULL;
+}
+
+struct forwards *uplink_hostonly_forwards(struct port *p)
+{
+	struct uplink_hostonly *ho = (struct uplink_hostonly *)p;
+
+	return ho->stack ? slirp_stack_forwards(ho->stack) : NULL;
 }

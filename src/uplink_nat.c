@@ -317,7 +317,8 @@ struct port *uplink_nat_new(struct port_set *set, const struct net_config *cfg,
 	nat->stack = slirp_stack_new(port_set_loop(set), &sc, &nat->port, cfg->flow_budget,
 				     from_slirp, nat, err);
 	if (!nat->stack || (cfg->dhcp_vmnetd && !start_dhcp(nat, cfg, err)) ||
-	    !slirp_stack_add_hostfwds(nat->stack, cfg->nat.hostfwds, what, err) ||
+	    !slirp_stack_add_hostfwds(nat->stack, cfg->nat.hostfwds, cfg->nat.dhcp_start, what,
+				      err) ||
 	    !add_guestfwds(nat, &cfg->nat, relay_exe, what, err)) {
 		if (!nat->stack)
 			g_prefix_error(err, "%s: ", what);
@@ -329,4 +330,9 @@ struct port *uplink_nat_new(struct port_set *set, const struct net_config *cfg,
 	port_attach(set, &nat->port, -1, 0, NULL);
 	add_static_macs(nat, &cfg->nat);
 	return &nat->port;
+}
+
+struct forwards *uplink_nat_forwards(struct port *p)
+{
+	return slirp_stack_forwards(((struct uplink_nat *)p)->stack);
 }

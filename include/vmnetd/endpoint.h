@@ -24,6 +24,12 @@ void endpoint_clear(struct endpoint *ep);
 void endpoint_copy(struct endpoint *dst, const struct endpoint *src);
 char *endpoint_to_string(const struct endpoint *ep);
 
+/* Who may use the unix sockets we create. */
+struct socket_perms {
+	unsigned mode;		/* 0600 unless --socket-mode / --socket-group */
+	gid_t group;		/* (gid_t)-1: the daemon's own */
+};
+
 /* The socket file a unix listener made, so that shutdown removes that file
  * and never one somebody put at its path since. */
 struct endpoint_file {
@@ -33,11 +39,14 @@ struct endpoint_file {
 };
 
 /* A listening, non-blocking socket; a unix socket file is created with
- * @mode and noted in *@f. A unix socket file left behind by a dead daemon is
+ * @perms and noted in *@f. A unix socket file left behind by a dead daemon is
  * replaced; one that still answers is an error, and so is a directory that
  * group or others may write unless it is sticky. */
-int endpoint_listen(const struct endpoint *ep, unsigned mode, struct endpoint_file *f,
-		    GError **err);
+int endpoint_listen(const struct endpoint *ep, const struct socket_perms *perms,
+		    struct endpoint_file *f, GError **err);
+/* The address listening socket @fd is bound to, as an endpoint (a socket
+ * handed over by systemd); false with @err for other kinds of socket. */
+bool endpoint_from_socket(int fd, struct endpoint *ep, GError **err);
 /* Removes the socket file *@f if @ep's path still names that file; once. */
 void endpoint_unlink_own(const struct endpoint *ep, struct endpoint_file *f);
 /* Is @ss an address of this host's loopback (127/8, ::1, ::ffff:127/8)? */

@@ -16,8 +16,13 @@ struct connector;
 typedef struct port *(*attach_fn)(void *opaque, int fd, char *name);
 
 /* Listens on @ep; every accepted connection goes to @attach. */
-struct listener *listener_new(struct loop *l, const struct endpoint *ep, unsigned socket_mode,
+struct listener *listener_new(struct loop *l, const struct endpoint *ep,
+			      const struct socket_perms *perms,
 			      attach_fn attach, void *opaque, GError **err);
+/* Accepts on @fd, a listening socket handed over (taken, even on failure);
+ * its socket file, if any, is left to whoever made it. */
+struct listener *listener_new_fd(struct loop *l, int fd, attach_fn attach, void *opaque,
+				 GError **err);
 /* Stops listening and removes the socket file it created; safe from inside
  * any callback. */
 void listener_free(struct listener *li);

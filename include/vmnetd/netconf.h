@@ -25,6 +25,9 @@
 
 enum net_mode { NET_MODE_NAT, NET_MODE_HOSTONLY };
 
+/* "nat", "hostonly": as mode= takes it. */
+const char *net_mode_name(enum net_mode mode);
+
 /* Host-only: VMs and the host, nothing else (VirtualBox: 192.168.56.0/24). */
 struct hostonly_config {
 	struct in_addr net, mask;
@@ -57,6 +60,8 @@ struct net_config {
 	GArray *listen;			/* struct endpoint: sockets bound to this network */
 	GArray *connect;		/* struct endpoint */
 	bool default_socket;		/* listen[0] is the default socket, in a directory we may create */
+	GString *fingerprint;		/* every setting but hostfwd=, as given: equal
+					 * fingerprints, same network (reload) */
 };
 
 /* What the command line gave, each array NULL-terminated or NULL. */
@@ -67,6 +72,7 @@ struct config_args {
 	char **connect;			/* --connect ADDR[,network=NAME] */
 	const char *config_file;	/* --config FILE, or NULL */
 	const char *socket_dir;		/* where default sockets go: DIR/NAME.sock; required */
+	char **passed;			/* networks given a socket by systemd: no default one */
 };
 
 struct vmnetd_config {
@@ -74,6 +80,8 @@ struct vmnetd_config {
 };
 
 void vmnetd_config_init(struct vmnetd_config *c);
+/* Frees one network's settings (a GDestroyNotify). */
+void net_config_free(void *p);
 void vmnetd_config_clear(struct vmnetd_config *c);
 
 /* Parses and checks everything. With no network declared there is one NAT

@@ -131,6 +131,13 @@ void port_set_foreach(struct port_set *set, void (*fn)(struct port *p, void *opa
 /* The open port numbered @id, or NULL. */
 struct port *port_set_find(struct port_set *set, unsigned id);
 
+/* Sees each frame a port receives (@out false) and each it accepts for
+ * output (@out true); for captures, so off the fast path when unset. */
+typedef void (*port_mirror_fn)(void *opaque, const struct port *p, bool out,
+			       const uint8_t *frame, size_t len);
+/* Install (or with NULL remove) the set's one mirror. */
+void port_set_mirror(struct port_set *set, port_mirror_fn fn, void *opaque);
+
 /* Set up the common part of a port; @name is taken. */
 void port_init(struct port *p, const struct port_ops *ops, char *name);
 /* Adds @p to the set and the switch and, with @fd >= 0, watches @fd and

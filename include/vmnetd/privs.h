@@ -3,12 +3,16 @@
 #define VMNETD_PRIVS_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include <glib.h>
 
 /* Checks --user/--group before anything is built: the names (or numeric ids)
  * exist and the daemon runs as root when either is given. */
 bool privs_check(const char *user, const char *group, GError **err);
+
+/* The id of group @group (a name, or a number); @what names the option. */
+bool privs_group_id(const char *what, const char *group, gid_t *gid, GError **err);
 
 /* Switches a root daemon to @user and @group (default: @user's primary group)
  * with no supplementary groups, no capabilities but CAP_NET_ADMIN when

@@ -29,9 +29,13 @@ void slirp_stack_free(struct slirp_stack *s);
  * (the owner's switch says which), and new flows only within the flow
  * budget (flowcap.h): false when one was refused. */
 bool slirp_stack_input(struct slirp_stack *s, const uint8_t *frame, size_t len);
-/* Listen on the host for each forward; @what prefixes messages ("network lab"). */
-bool slirp_stack_add_hostfwds(struct slirp_stack *s, const GArray *hostfwds, const char *what,
-			      GError **err);
+/* Start the forwards table (forwards.h) with the configured @hostfwds;
+ * a forward added later without a guest address goes to @default_guest.
+ * @what prefixes messages ("network lab"). */
+bool slirp_stack_add_hostfwds(struct slirp_stack *s, const GArray *hostfwds,
+			      struct in_addr default_guest, const char *what, GError **err);
+/* The forwards table, or NULL before slirp_stack_add_hostfwds(). */
+struct forwards *slirp_stack_forwards(struct slirp_stack *s);
 Slirp *slirp_stack_slirp(struct slirp_stack *s);
 
 /* The MAC libslirp uses for its IPv4 address @a: 52:55 and the address. */

@@ -2,6 +2,7 @@
 #ifndef VMNETD_UPLINK_NAT_H
 #define VMNETD_UPLINK_NAT_H
 
+#include "vmnetd/forwards.h"
 #include "vmnetd/leases.h"
 #include "vmnetd/netconf.h"
 #include "vmnetd/port.h"
@@ -14,5 +15,7 @@
 struct port *uplink_nat_new(struct port_set *set, const struct net_config *cfg,
 			    struct lease_table *leases, const char *relay_exe, const char *what,
 			    GError **err);
+/* The NAT port's forwards (forwards.h). */
+struct forwards *uplink_nat_forwards(struct port *p);
 
 #endif

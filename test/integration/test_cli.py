@@ -180,7 +180,7 @@ def main():
                 s = socket.socket(socket.AF_UNIX)
                 s.connect(d.sock)           # still serving
                 s.close()
-            check("SIGHUP: ignored (no configuration reload yet)" in d.output(), d.output())
+            check("SIGHUP: ignored (no --config file to reload)" in d.output(), d.output())
             d.p.send_signal(signal.SIGQUIT)
             check(d.p.wait(10) == 0, f"SIGQUIT: exit {d.p.returncode}: {d.output()}")
             check("SIGQUIT: shutting down" in d.output(), d.output())

@@ -127,7 +127,7 @@ static void test_free_from_callback(void)
 	c.net = network_new(c.l, &nc, "--nat", "vmnetd", NULL);
 	g_assert_nonnull(c.net);
 	g_assert_cmpuint(port_count(c.net), ==, 1);		/* the uplink */
-	g_assert_true(network_listen(c.net, &ep, 0600, NULL));
+	g_assert_true(network_listen(c.net, &ep, &(struct socket_perms){ 0600, (gid_t)-1 }, NULL));
 	c.guard = loop_timer_new(c.l, on_guard, &c);
 	loop_timer_arm(c.guard, clock_now_ns() + 10 * SEC);
 
@@ -265,7 +265,7 @@ static void test_listener_out_of_fds(void)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct loop *l = loop_new();
 	unsigned accepted = 0, iterations = 0;
-	struct listener *li = listener_new(l, &ep, 0600, count_attach, &accepted, NULL);
+	struct listener *li = listener_new(l, &ep, &(struct socket_perms){ 0600, (gid_t)-1 }, count_attach, &accepted, NULL);
 	struct loop_timer *stop = loop_timer_new(l, quit_loop, l);
 	struct rlimit saved, low;
 	int fd, spare;
