@@ -200,10 +200,23 @@ static bool make_socket_dir(const char *dir, const struct socket_perms *perms, G
 	return true;
 }
 
+/* The control socket's default place may be the socket directory too. */
+static bool api_in_socket_dir(const struct vmnetd_config *cfg, const struct options *o,
+			      const struct run_settings *rs)
+{
+	g_autofree char *path = NULL, *dir = NULL;
+
+	if (o->api_socket || g_strv_contains((const char *const *)rs->passed_names, "api"))
+		return false;
+	path = daemon_default_api_path(cfg, rs->socket_dir);
+	dir = g_path_get_dirname(path);
+	return !strcmp(dir, rs->socket_dir);
+}
+
 static bool make_default_dirs(const struct vmnetd_config *cfg, const struct options *o,
 			      const struct run_settings *rs, GError **err)
 {
-	bool needed = !o->api_socket;
+	bool needed = api_in_socket_dir(cfg, o, rs);
 
 	for (guint i = 0; i < cfg->networks->len; i++)
 		needed |= ((const struct net_config *)g_ptr_array_index(cfg->networks, i))
