@@ -558,6 +558,7 @@ static void add_switch_stats(JsonBuilder *b, struct network *net)
 	add_int(b, "learn_refused", (gint64)st->learn_refused);
 	add_int(b, "runts", (gint64)st->runts);
 	add_int(b, "filtered", (gint64)st->filtered);
+	add_int(b, "mac_conflicts", (gint64)st->mac_conflicts);
 	add_int(b, "fdb_entries", fdb);
 	json_builder_end_object(b);
 }

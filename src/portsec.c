@@ -115,7 +115,11 @@ static bool may_use_mac(struct portsec *ps, struct vswitch *sw, struct port *in,
 	owner = port_of(sw, mac, now_ns);
 	if (!owner || owner == in)
 		return true;
-	return !lease_table_by_mac(ps->leases, mac, time(NULL));
+	if (!lease_table_by_mac(ps->leases, mac, time(NULL)))
+		return true;
+	if (!owner->uplink)
+		switch_mac_conflict(sw, mac, owner, in);
+	return false;
 }
 
 static bool check_arp(struct portsec *ps, struct vswitch *sw, struct port *in,

@@ -137,6 +137,9 @@ static void learn(struct vswitch *sw, struct port *in, const uint8_t mac[6], int
 			sw->stats.learn_refused++;	/* a full port takes no more, moved or new */
 			return;
 		}
+		if (e->port != in && !e->port->uplink &&
+		    now_ns - e->last_seen_ns < SWITCH_CONFLICT_NS)
+			switch_mac_conflict(sw, mac, e->port, in);
 		e->last_seen_ns = now_ns;
 		if (e->port != in) {
 			g_debug("%s: " MAC_FMT " moved here from %s", in->name, MAC_ARGS(mac),
@@ -328,4 +331,14 @@ unsigned switch_fdb_size(const struct vswitch *sw)
 const struct switch_stats *switch_get_stats(const struct vswitch *sw)
 {
 	return &sw->stats;
+}
+
+void switch_mac_conflict(struct vswitch *sw, const uint8_t mac[6], const struct port *owner,
+			 struct port *in)
+{
+	sw->stats.mac_conflicts++;
+	if (in->mac_conflicts++ % 1000 == 0)
+		g_message("%s: sends as " MAC_FMT ", which %s uses: two VMs with one MAC? "
+			  "Give each VM its own mac= (%" G_GUINT64_FORMAT " such frames)", in->name,
+			  MAC_ARGS(mac), owner->name, in->mac_conflicts);
 }

@@ -64,6 +64,7 @@ struct port {
 	int64_t since;			/* wall-clock seconds when it attached */
 	struct port_stats stats;
 	unsigned fdb_entries;		/* MACs learned on this port */
+	uint64_t mac_conflicts;		/* frames sent with a MAC another VM port uses */
 	unsigned fdb_max;		/* MACs it may own (learned), PORT_FDB_MAX_DEFAULT unless set */
 	bool uplink;			/* an uplink or service: its frames are not filtered */
 	uint8_t mac[6];			/* the first MAC learned on it: a VM's own */

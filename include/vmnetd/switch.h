@@ -10,6 +10,10 @@
 
 #define SWITCH_FDB_MAX		4096	/* MACs one switch learns at most */
 #define SWITCH_AGEING_NS	(300 * 1000000000LL)	/* as the Linux bridge */
+/* A MAC seen on one VM port this recently and now on another is in use by
+ * both (two VMs started with one mac=), not a VM that moved: ARP and
+ * DHCP renewals make a live VM speak well within it. */
+#define SWITCH_CONFLICT_NS	(10 * 1000000000LL)
 
 struct vswitch;
 
@@ -19,6 +23,7 @@ struct switch_stats {
 	uint64_t learn_refused;	/* table or per-port limit reached */
 	uint64_t runts;		/* shorter than an Ethernet header */
 	uint64_t filtered;	/* refused by the filter (port security) */
+	uint64_t mac_conflicts;	/* frames from a MAC another live VM port uses */
 };
 
 struct vswitch *switch_new(int64_t ageing_ns);
@@ -66,5 +71,9 @@ typedef void (*switch_fdb_fn)(const uint8_t mac[6], struct port *p, bool is_stat
 void switch_foreach_fdb(struct vswitch *sw, int64_t now_ns, switch_fdb_fn fn, void *opaque);
 unsigned switch_fdb_size(const struct vswitch *sw);
 const struct switch_stats *switch_get_stats(const struct vswitch *sw);
+/* @in sent with @mac, which VM port @owner uses: counted, and logged for
+ * the first such frame of @in and every 1,000th after. */
+void switch_mac_conflict(struct vswitch *sw, const uint8_t mac[6], const struct port *owner,
+			 struct port *in);
 
 #endif

@@ -158,6 +158,27 @@ static void test_ageing(struct fixture *fx, gconstpointer data)
 	g_assert_cmpuint(fx->p[0].port.fdb_entries, ==, 0);
 }
 
+/* Two VM ports sending with one MAC within seconds of each other are two
+ * VMs with one mac=: counted; a MAC quiet that long has moved. */
+static void test_mac_conflict(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+
+	(void)data;
+	make_frame(f, 9, 1);
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 0);
+	switch_input(fx->sw, &fx->p[1].port, f, 60, 1 * SEC);
+	g_assert_cmpuint(switch_get_stats(fx->sw)->mac_conflicts, ==, 1);
+	g_assert_cmpuint(fx->p[1].port.mac_conflicts, ==, 1);
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 2 * SEC);
+	g_assert_cmpuint(fx->p[0].port.mac_conflicts, ==, 1);
+
+	/* Quiet for longer than SWITCH_CONFLICT_NS: a move, not a conflict. */
+	switch_input(fx->sw, &fx->p[2].port, f, 60, 2 * SEC + SWITCH_CONFLICT_NS);
+	g_assert_cmpuint(switch_get_stats(fx->sw)->mac_conflicts, ==, 2);
+	g_assert_true(switch_lookup(fx->sw, f + 6, 13 * SEC) == &fx->p[2].port);
+}
+
 static void test_port_removal(struct fixture *fx, gconstpointer data)
 {
 	uint8_t f[60];
@@ -388,6 +409,7 @@ int main(int argc, char **argv)
 	ADD("/switch/broadcast", test_broadcast);
 	ADD("/switch/no-hairpin", test_no_hairpin);
 	ADD("/switch/ageing", test_ageing);
+	ADD("/switch/mac-conflict", test_mac_conflict);
 	ADD("/switch/port-removal", test_port_removal);
 	ADD("/switch/learn-limit", test_learn_limit);
 	ADD("/switch/static-entries", test_static_entries);
