@@ -167,7 +167,12 @@ bool privs_drop(const char *user, const char *group, bool keep_net_admin, GError
  * (openat, lseek, newfstatat), each request first judged by tftp_guard.c
  * (openat2; readlink for realpath() where openat2 is missing); the DHCP servers write their lease files
  * through g_file_set_contents (fallocate, fsync, rename; unlink on failure);
- * the unix listeners' sockets go at shutdown (unlink). */
+ * the unix listeners' sockets go at shutdown (unlink). The control socket
+ * asks who a client is (getuid, geteuid against SO_PEERCRED), opens capture
+ * files (openat), and a SIGHUP reload binds sockets again as at start
+ * (umask, lchown or fchownat for --socket-group; prlimit64 below); the pid
+ * file goes at exit
+ * (getpid). */
 static const char *const loop_calls[] = {
 	"epoll_wait", "epoll_pwait", "epoll_ctl", "poll", "ppoll",
 	"read", "write", "readv", "writev", "lseek",
@@ -178,6 +183,7 @@ static const char *const loop_calls[] = {
 	"fallocate", "fsync", "rename", "unlink",
 	"mmap", "munmap", "mremap", "mprotect", "brk", "madvise",
 	"clock_gettime", "getrandom", "futex",
+	"getuid", "geteuid", "getgid", "getegid", "getpid", "umask", "lchown", "fchownat",
 	"rt_sigprocmask", "rt_sigreturn", "signalfd4",
 	"exit", "exit_group",
 };
@@ -197,6 +203,10 @@ static const char *const exec_calls[] = {
 /* ioctls after set-up: bytes waiting on a socket (libslirp), non-blocking
  * mode, and glib's logging asking whether stderr is a terminal. */
 static const unsigned long loop_ioctls[] = { FIONREAD, FIONBIO, TCGETS };
+
+/* A reload reads the descriptor limit (prlimit64 with no new limit) to
+ * share the flow budget among the networks. */
+static const unsigned long read_only[] = { 0 };
 
 /* prctls a relay makes as it starts: libcap-ng reading its state. */
 static const unsigned long relay_prctls[] = {
@@ -259,7 +269,8 @@ static bool build_filter(scmp_filter_ctx ctx, bool allow_exec, GError **err)
 		return false;
 	}
 	if (!allow_all(ctx, loop_calls, G_N_ELEMENTS(loop_calls), err) ||
-	    !allow_args(ctx, SCMP_SYS(ioctl), 1, loop_ioctls, G_N_ELEMENTS(loop_ioctls), err))
+	    !allow_args(ctx, SCMP_SYS(ioctl), 1, loop_ioctls, G_N_ELEMENTS(loop_ioctls), err) ||
+	    !allow_args(ctx, SCMP_SYS(prlimit64), 2, read_only, G_N_ELEMENTS(read_only), err))
 		return false;
 	return !allow_exec || allow_exec_calls(ctx, err);
 }
