@@ -336,17 +336,24 @@ static void add_network(JsonBuilder *b, struct network *net)
 	json_builder_end_object(b);
 }
 
-static bool cmd_list_networks(struct request *rq, GError **err)
+/* A listing over the networks asked for: {"KEY": [what @add gives for each]}. */
+static bool list_networks_of(struct request *rq, const char *key,
+			     void (*add)(JsonBuilder *b, struct network *net), GError **err)
 {
 	g_autoptr(GPtrArray) nets = pick_networks(rq, err);
 
 	if (!nets)
 		return false;
-	begin_list(rq->b, "networks");
+	begin_list(rq->b, key);
 	for (guint i = 0; i < nets->len; i++)
-		add_network(rq->b, g_ptr_array_index(nets, i));
+		add(rq->b, g_ptr_array_index(nets, i));
 	end_list(rq->b);
 	return true;
+}
+
+static bool cmd_list_networks(struct request *rq, GError **err)
+{
+	return list_networks_of(rq, "networks", add_network, err);
 }
 
 /* The MACs learned on one port, gathered from the MAC table. */
@@ -431,20 +438,16 @@ static void add_port(struct port *p, void *opaque)
 	json_builder_end_object(pl->b);
 }
 
+static void add_ports_of(JsonBuilder *b, struct network *net)
+{
+	struct port_listing pl = { b, net, true };
+
+	network_foreach_port(net, add_port, &pl);
+}
+
 static bool cmd_list_ports(struct request *rq, GError **err)
 {
-	g_autoptr(GPtrArray) nets = pick_networks(rq, err);
-
-	if (!nets)
-		return false;
-	begin_list(rq->b, "ports");
-	for (guint i = 0; i < nets->len; i++) {
-		struct port_listing pl = { rq->b, g_ptr_array_index(nets, i), true };
-
-		network_foreach_port(pl.net, add_port, &pl);
-	}
-	end_list(rq->b);
-	return true;
+	return list_networks_of(rq, "ports", add_ports_of, err);
 }
 
 struct lease_listing {
@@ -470,21 +473,16 @@ static void add_lease(const struct lease *l, void *opaque)
 	json_builder_end_object(ll->b);
 }
 
+static void add_leases_of(JsonBuilder *b, struct network *net)
+{
+	struct lease_listing ll = { b, network_name(net), time(NULL) };
+
+	lease_table_foreach(network_leases(net), add_lease, &ll);
+}
+
 static bool cmd_list_leases(struct request *rq, GError **err)
 {
-	g_autoptr(GPtrArray) nets = pick_networks(rq, err);
-
-	if (!nets)
-		return false;
-	begin_list(rq->b, "leases");
-	for (guint i = 0; i < nets->len; i++) {
-		struct network *net = g_ptr_array_index(nets, i);
-		struct lease_listing ll = { rq->b, network_name(net), time(NULL) };
-
-		lease_table_foreach(network_leases(net), add_lease, &ll);
-	}
-	end_list(rq->b);
-	return true;
+	return list_networks_of(rq, "leases", add_leases_of, err);
 }
 
 struct fdb_listing {
@@ -506,21 +504,16 @@ static void add_fdb(const uint8_t mac[6], struct port *p, bool is_static, int64_
 	json_builder_end_object(fl->b);
 }
 
+static void add_fdb_of(JsonBuilder *b, struct network *net)
+{
+	struct fdb_listing fl = { b, network_name(net) };
+
+	network_foreach_fdb(net, add_fdb, &fl);
+}
+
 static bool cmd_list_fdb(struct request *rq, GError **err)
 {
-	g_autoptr(GPtrArray) nets = pick_networks(rq, err);
-
-	if (!nets)
-		return false;
-	begin_list(rq->b, "fdb");
-	for (guint i = 0; i < nets->len; i++) {
-		struct network *net = g_ptr_array_index(nets, i);
-		struct fdb_listing fl = { rq->b, network_name(net) };
-
-		network_foreach_fdb(net, add_fdb, &fl);
-	}
-	end_list(rq->b);
-	return true;
+	return list_networks_of(rq, "fdb", add_fdb_of, err);
 }
 
 static void sum_port(struct port *p, void *opaque)
@@ -585,15 +578,7 @@ static void add_network_stats(JsonBuilder *b, struct network *net)
 
 static bool cmd_stats(struct request *rq, GError **err)
 {
-	g_autoptr(GPtrArray) nets = pick_networks(rq, err);
-
-	if (!nets)
-		return false;
-	begin_list(rq->b, "networks");
-	for (guint i = 0; i < nets->len; i++)
-		add_network_stats(rq->b, g_ptr_array_index(nets, i));
-	end_list(rq->b);
-	return true;
+	return list_networks_of(rq, "networks", add_network_stats, err);
 }
 
 /* ---- actions ---- */
