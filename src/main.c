@@ -72,6 +72,18 @@ static char *help_description(void)
 		dir, dir);
 }
 
+/* Only then is the default socket directory worked out for the help text:
+ * GLib may create a cache directory to answer, which a guestfwd relay (this
+ * program too, under the daemon's seccomp filter) must not do. */
+static bool asks_for_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (g_str_has_prefix(argv[i], "--help") || !strcmp(argv[i], "-h") ||
+		    !strcmp(argv[i], "-?"))
+			return true;
+	return false;
+}
+
 static bool parse_command_line(int *argc, char ***argv, struct options *o, GError **err)
 {
 	GOptionEntry entries[] = {
@@ -126,7 +138,7 @@ static bool parse_command_line(int *argc, char ***argv, struct options *o, GErro
 		{ NULL }
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
-	g_autofree char *description = help_description();
+	g_autofree char *description = asks_for_help(*argc, *argv) ? help_description() : NULL;
 
 	g_option_context_set_summary(ctx,
 		"User-space networking for virtual machines: NAT (DHCP, DNS, port forwards)\n"

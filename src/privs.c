@@ -193,11 +193,12 @@ static const char *const loop_calls[] = {
  * set-up (setsid, dup2, close_range) and exec, the reaping of glib's
  * intermediate child (wait4); then the relay's own start-up, which the
  * filter follows into: the dynamic loader, glibc's and libcap-ng's
- * initialisation (its prctl reads are in relay_prctls). */
+ * initialisation (its prctl reads are in relay_prctls), and libselinux's
+ * (statfs of /sys/fs/selinux; gio, under json-glib, brings it in). */
 static const char *const exec_calls[] = {
 	"pipe2", "clone", "wait4", "setsid", "dup2", "close_range", "execve",
 	"access", "pread64", "arch_prctl", "set_tid_address", "set_robust_list", "rseq",
-	"prlimit64", "rt_sigaction", "fstatfs",
+	"prlimit64", "rt_sigaction", "fstatfs", "statfs",
 };
 
 /* ioctls after set-up: bytes waiting on a socket (libslirp), non-blocking

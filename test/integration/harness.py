@@ -23,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NETUTIL = os.path.join(HERE, "netutil.py")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 VMNETD = os.environ.get("VMNETD", os.path.join(HERE, "../../build/vmnetd"))
+VMNETCTL = os.environ.get("VMNETCTL", os.path.join(HERE, "../../build/vmnetctl"))
 NETWORKD = "/lib/systemd/systemd-networkd"
 
 OUT_ADDR = "192.0.2.2"

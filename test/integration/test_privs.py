@@ -16,8 +16,8 @@ import signal
 import subprocess
 import sys
 
-from harness import (Lab, SERVICE_ADDR, VMNETD, StepSkipped, check, require, run_steps,
-                     wait_until)
+from harness import (Lab, SERVICE_ADDR, VMNETD, VMNETCTL, StepSkipped, check, require,
+                     run_steps, wait_until)
 
 MIB = 1024 * 1024
 CAP_NET_ADMIN = 1 << 12
@@ -125,10 +125,12 @@ def main():
             payload = os.urandom(100 * 1024)
             with open(os.path.join(tftp_dir, "boot.img"), "wb") as f:
                 f.write(payload)
+            api = os.path.join(run, "sc.api")
             d = lab.daemon(*DROP, "--seccomp",
                            "--network", "nat,mode=nat,guestfwd=tcp:10.0.2.100:8000-"
                            f"tcp:127.0.0.1:7001,tftp={tftp_dir}",
                            "--network", f"ho,mode=hostonly,lease-file={leases}",
+                           "--api-socket", api,
                            listen=[f"tcp:127.0.0.1:5555,network=nat",
                                    f"unix:{run}/sc-ho.sock,network=ho"], name="vmnetd-seccomp")
             s = check_dropped(d.p.pid, 0)
@@ -148,6 +150,14 @@ def main():
             g5 = lab.guest("g5", f"{run}/sc-ho.sock", "52:54:00:00:00:55")
             check(g5.dhcp().get("ip") == "192.168.56.101", f"host-only lease {g5.lease}")
             wait_until(lambda: os.path.exists(leases), 10, "the lease file")
+            # The control socket under the filter: listings, a forward, a capture.
+            pcap = os.path.join(lab.dir, "sc.pcap")
+            for args in (["leases"], ["ports"], ["stats"], ["fdb"],
+                         ["forward", "add", "tcp:127.0.0.1:7100:7"], ["forward", "rm", "1"],
+                         ["capture", "start", pcap], ["capture", "stop"]):
+                r = subprocess.run([VMNETCTL, "--socket", api, *args], capture_output=True,
+                                   text=True, timeout=20)
+                check(r.returncode == 0, f"vmnetctl {args} under seccomp: {r.stderr}")
             check(d.p.poll() is None, f"the daemon died:\n{d.output()}")
             check(d.stop() == 0, f"shutdown under seccomp: exit {d.p.returncode}\n{d.output()}")
             g.qemu.stop()
@@ -177,7 +187,8 @@ def main():
              "lease, TCP 10 MiB to the host's loopback, clean exit", nat_dropped),
             ("host-iface=: only CAP_NET_ADMIN kept; NAT and host-only leases; TAP gone at exit",
              host_iface_keeps_net_admin),
-            ("--seccomp: leases, TCP 10 MiB, guestfwd relay, TFTP, lease file, clean exit",
+            ("--seccomp: leases, TCP 10 MiB, guestfwd relay, TFTP, lease file, control API, "
+             "clean exit",
              seccomp_traffic),
             ("--seccomp: a forbidden call kills the daemon with SIGSYS", forbidden_call_kills),
         ], lab)
