@@ -316,10 +316,18 @@ bool fwd_rule_parse(struct fwd_rule *r, const char *proto, const char *host_addr
 				 family == AF_INET6 ? "IPv6" : family == AF_INET ? "IPv4" : "IP");
 		return false;
 	}
+	if (!guest_addr && r->host.ss_family == AF_INET6) {
+		vmnetd_set_error(err, "an IPv6 forward needs guest_addr, the guest's IPv6 address");
+		return false;
+	}
 	if (!guest_addr)
 		guest_addr = inet_ntop(AF_INET, &default_guest, g, sizeof(g));
-	if (!parse_addr(guest_addr, AF_UNSPEC, guest_port, &r->guest)) {
-		vmnetd_set_error(err, "guest_addr '%s' is not an IP address", guest_addr);
+	if (!parse_addr(guest_addr, r->host.ss_family, guest_port, &r->guest)) {
+		/* libslirp 4.7 closes IPv6-to-IPv4 connections at once and
+		 * aborts on IPv4-to-IPv6 ones (soassign_guest_addr_if_needed). */
+		vmnetd_set_error(err, "guest_addr '%s' is not an %s address: host and guest sides "
+				 "of a forward are of one family", guest_addr,
+				 r->host.ss_family == AF_INET6 ? "IPv6" : "IPv4");
 		return false;
 	}
 	return true;

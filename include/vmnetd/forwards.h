@@ -52,7 +52,8 @@ struct in_addr forwards_default_guest(const struct forwards *f);
 
 /* Builds a rule from the API's fields (slirp4netns's): @proto tcp|udp, or
  * tcp4|udp4|tcp6|udp6 for the host family; @host_addr NULL for all
- * addresses of that family; @guest_addr NULL for @default_guest. */
+ * addresses of that family; @guest_addr NULL for @default_guest (IPv4
+ * only). Both sides are of one family. */
 bool fwd_rule_parse(struct fwd_rule *r, const char *proto, const char *host_addr,
 		    gint64 host_port, const char *guest_addr, gint64 guest_port,
 		    struct in_addr default_guest, GError **err);
