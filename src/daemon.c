@@ -73,6 +73,19 @@ static bool listen_passed(struct daemon *d, struct network *net, GError **err)
 	return true;
 }
 
+/* --fd: each descriptor serves once (the reloaded configuration has none:
+ * main.c reads them only at start, as their numbers may be reused since). */
+static void attach_fds(struct network *net, const struct net_config *nc)
+{
+	for (guint j = 0; j < nc->fds->len; j++) {
+		int fd = g_array_index(nc->fds, int, j);
+
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		network_attach_stream(net, fd, g_strdup_printf("%s: fd %d", network_name(net), fd));
+	}
+}
+
 static struct network *build_network(struct daemon *d, const struct net_config *nc,
 				     GError **err)
 {
@@ -86,6 +99,10 @@ static struct network *build_network(struct daemon *d, const struct net_config *
 				    &d->set.perms, err);
 	for (guint j = 0; ok && j < nc->connect->len; j++)
 		ok = network_connect(net, &g_array_index(nc->connect, struct endpoint, j), err);
+	for (guint j = 0; ok && j < nc->netns->len; j++)
+		ok = network_attach_netns(net, &g_array_index(nc->netns, struct netns_config, j), err);
+	if (ok)
+		attach_fds(net, nc);
 	if (!ok && net) {
 		network_free(net);
 		net = NULL;

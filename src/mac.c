@@ -12,3 +12,10 @@ bool mac_parse(const char *s, uint8_t mac[6])
 	}
 	return true;
 }
+
+void mac_random_local(uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)g_random_int_range(0, 256);
+	mac[0] = (mac[0] & 0xfe) | 0x02;	/* unicast, locally administered */
+}

@@ -27,7 +27,9 @@
 #define EXIT_BAD_OPTION 2
 
 struct options {
-	char **listen, **connect, **nat, **network;
+	char **listen, **connect, **nat, **network, **fds, **netns;
+	char *netns_type, *userns, *ifname, *macaddress;
+	gboolean configure;
 	char *config, *socket_mode, *socket_group, *api_socket, *pid_file;
 	char *relay_target, *relay_slots;
 	char *user, *group;
@@ -104,6 +106,26 @@ static bool parse_command_line(int *argc, char ***argv, struct options *o, GErro
 		  "dnssearch=, domainname=, hostname=, restrict=, ipv4=, ipv6=, ipv6-net=, "
 		  "ipv6-host=, ipv6-dns=, tftp=, bootfile=, hostfwd=, guestfwd=, mtu= (repeatable)",
 		  "OPTS" },
+		{ "fd", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->fds,
+		  "A connected stream socket (QEMU -netdev stream framing) handed over as "
+		  "descriptor N, with ,network=NAME when there are several (repeatable)",
+		  "N" },
+		{ "netns", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->netns,
+		  "Make a TAP in the network namespace of process PID (or at PATH, with "
+		  "--netns-type=path) a port, as slirp4netns does; ,network=NAME as for "
+		  "--listen (repeatable)", "PID|PATH" },
+		{ "netns-type", 0, 0, G_OPTION_ARG_STRING, &o->netns_type,
+		  "What --netns names: pid (default) or path", "pid|path" },
+		{ "userns", 0, 0, G_OPTION_ARG_FILENAME, &o->userns,
+		  "User namespace to enter for --netns (default: the process's, when not root)",
+		  "PATH" },
+		{ "ifname", 0, 0, G_OPTION_ARG_STRING, &o->ifname,
+		  "The TAP's name inside --netns (default tap0)", "NAME" },
+		{ "configure", 0, 0, G_OPTION_ARG_NONE, &o->configure,
+		  "Set the --netns TAP up: .100 of the network (10.0.2.100/24), the network's "
+		  "MTU, lo up, default route via the gateway", NULL },
+		{ "macaddress", 0, 0, G_OPTION_ARG_STRING, &o->macaddress,
+		  "The --netns TAP's MAC (default: random, locally administered)", "MAC" },
 		{ "api-socket", 'a', 0, G_OPTION_ARG_FILENAME, &o->api_socket,
 		  "Control socket (JSON, see vmnetctl); default beside the first network's "
 		  "socket, NAME.api", "PATH" },
@@ -160,6 +182,7 @@ struct run_settings {
 	struct socket_perms perms;
 	char *socket_dir;
 	char **passed_names;		/* networks systemd gave a socket */
+	bool netns_exit;		/* slirp4netns: the daemon ends with its namespace */
 };
 
 static bool check_fd(const char *opt, int fd, GError **err)
@@ -184,13 +207,18 @@ static bool check_settings(struct options *o, struct run_settings *rs, GError **
 	       check_fd("--exit-fd", o->exit_fd, err) && privs_check(o->user, o->group, err);
 }
 
-/* The networks, parsed and checked before anything is created. */
-static bool load_config(struct options *o, const struct run_settings *rs,
+/* The networks, parsed and checked before anything is created. --fd
+ * counts at start only: by a reload its numbers may name other files. */
+static bool load_config(struct options *o, const struct run_settings *rs, bool at_start,
 			struct vmnetd_config *cfg, GError **err)
 {
 	struct config_args a = { .networks = o->network, .nat = o->nat, .listen = o->listen,
 				 .connect = o->connect, .config_file = o->config,
-				 .socket_dir = rs->socket_dir, .passed = rs->passed_names };
+				 .socket_dir = rs->socket_dir, .passed = rs->passed_names,
+				 .fds = at_start ? o->fds : NULL, .netns = o->netns,
+				 .netns_type = o->netns_type, .userns = o->userns,
+				 .ifname = o->ifname, .macaddress = o->macaddress,
+				 .netns_configure = o->configure, .netns_exit = rs->netns_exit };
 
 	return vmnetd_config_load(cfg, &a, err);
 }
@@ -428,7 +456,7 @@ static void reload(void *opaque)
 
 	supervise_reloading(true);
 	vmnetd_config_init(&cfg);
-	if (!load_config(r->o, r->rs, &cfg, &err)) {
+	if (!load_config(r->o, r->rs, false, &cfg, &err)) {
 		g_warning("reload: %s; nothing changed", err->message);
 	} else {
 		share_flow_budget(&cfg);
@@ -498,7 +526,7 @@ static int run(struct options *o)
 	int status = EXIT_FAILURE;
 
 	vmnetd_config_init(&cfg);
-	if (!check_settings(o, &rs, &err) || !load_config(o, &rs, &cfg, &err)) {
+	if (!check_settings(o, &rs, &err) || !load_config(o, &rs, true, &cfg, &err)) {
 		status = EXIT_BAD_OPTION;
 		goto out;
 	}
@@ -551,6 +579,12 @@ static void options_clear(struct options *o)
 	g_strfreev(o->connect);
 	g_strfreev(o->nat);
 	g_strfreev(o->network);
+	g_strfreev(o->fds);
+	g_strfreev(o->netns);
+	g_free(o->netns_type);
+	g_free(o->userns);
+	g_free(o->ifname);
+	g_free(o->macaddress);
 	g_free(o->config);
 	g_free(o->socket_mode);
 	g_free(o->socket_group);

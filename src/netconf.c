@@ -6,6 +6,8 @@
  * host-only keys reuse its value parsers so both modes word errors alike.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
 #include <string.h>
 
 #include "vmnetd/dns.h"
@@ -89,8 +91,20 @@ static struct net_config *net_config_new(const char *name, enum net_mode mode)
 	g_array_set_clear_func(n->listen, endpoint_clear_cb);
 	n->connect = g_array_new(FALSE, TRUE, sizeof(struct endpoint));
 	g_array_set_clear_func(n->connect, endpoint_clear_cb);
+	n->fds = g_array_new(FALSE, FALSE, sizeof(int));
+	n->netns = g_array_new(FALSE, TRUE, sizeof(struct netns_config));
+	g_array_set_clear_func(n->netns, netns_config_clear);
 	n->fingerprint = g_string_new(net_mode_name(mode));
 	return n;
+}
+
+void netns_config_clear(void *p)
+{
+	struct netns_config *nc = p;
+
+	g_free(nc->target);
+	g_free(nc->userns);
+	g_free(nc->ifname);
 }
 
 void net_config_free(void *p)
@@ -98,6 +112,8 @@ void net_config_free(void *p)
 	struct net_config *n = p;
 
 	g_string_free(n->fingerprint, TRUE);
+	g_array_free(n->fds, TRUE);
+	g_array_free(n->netns, TRUE);
 	g_free(n->name);
 	g_free(n->lease_file);
 	nat_config_clear(&n->nat);
@@ -239,30 +255,88 @@ static bool key_endpoint(struct loader *ld, struct net_config *n, const char *wh
 	return add_endpoint(ld, n, !strcmp(key, "listen"), label, &ep, err);
 }
 
-/* --listen ADDR[,network=NAME] or --connect ADDR[,network=NAME]. */
-static bool bind_arg(struct loader *ld, const char *opt, const char *arg, GError **err)
+/* "VALUE[,network=NAME]": the network an attachment names, or the only
+ * one; *@value is VALUE (allocated). NULL with @err. */
+static struct net_config *bound_network(struct loader *ld, const char *opt, const char *arg,
+					char **value, GError **err)
 {
 	const char *tail = g_strrstr(arg, ",network=");
-	g_autofree char *addr = tail ? g_strndup(arg, tail - arg) : g_strdup(arg);
-	g_autofree char *label = g_strdup_printf("%s %s", opt, addr);
 	GPtrArray *nets = ld->c->networks;
 	struct net_config *n = NULL;
-	struct endpoint ep;
 
-	if (!endpoint_parse(addr, opt, &ep, err))
-		return false;
+	*value = tail ? g_strndup(arg, tail - arg) : g_strdup(arg);
 	if (tail && !(n = vmnetd_config_find(ld->c, tail + strlen(",network="))))
-		vmnetd_set_error(err, "%s: no network named '%s'", label,
+		vmnetd_set_error(err, "%s %s: no network named '%s'", opt, *value,
 				 tail + strlen(",network="));
 	else if (!tail && nets->len == 1)
 		n = g_ptr_array_index(nets, 0);
 	else if (!tail)
-		vmnetd_set_error(err, "%s: bound to no network; add ,network=NAME", label);
-	if (!n) {
-		endpoint_clear(&ep);
+		vmnetd_set_error(err, "%s %s: bound to no network; add ,network=NAME", opt,
+				 *value);
+	return n;
+}
+
+/* --listen ADDR[,network=NAME] or --connect ADDR[,network=NAME]. */
+static bool bind_arg(struct loader *ld, const char *opt, const char *arg, GError **err)
+{
+	g_autofree char *addr = NULL;
+	struct net_config *n = bound_network(ld, opt, arg, &addr, err);
+	g_autofree char *label = g_strdup_printf("%s %s", opt, addr);
+	struct endpoint ep;
+
+	if (!n || !endpoint_parse(addr, opt, &ep, err))
+		return false;
+	return add_endpoint(ld, n, !strcmp(opt, "--listen"), label, &ep, err);
+}
+
+/* --fd N[,network=NAME]: a connected stream socket a parent handed over. */
+static bool fd_arg(struct loader *ld, const char *arg, GError **err)
+{
+	g_autofree char *num = NULL;
+	struct net_config *n = bound_network(ld, "--fd", arg, &num, err);
+	guint64 fd;
+
+	if (!n)
+		return false;
+	if (!g_ascii_string_to_unsigned(num, 10, 3, G_MAXINT, &fd, NULL) ||
+	    fcntl((int)fd, F_GETFD) < 0) {
+		vmnetd_set_error(err, "--fd %s: not an open descriptor (3 or more)", num);
 		return false;
 	}
-	return add_endpoint(ld, n, !strcmp(opt, "--listen"), label, &ep, err);
+	for (guint i = 0; i < n->fds->len; i++)
+		if (g_array_index(n->fds, int, i) == (int)fd) {
+			vmnetd_set_error(err, "--fd %s: given twice", num);
+			return false;
+		}
+	g_array_append_vals(n->fds, &(int){ (int)fd }, 1);
+	return true;
+}
+
+/* --netns TARGET[,network=NAME], shaped by --netns-type, --userns,
+ * --ifname, --configure, --macaddress. */
+static bool netns_arg(struct loader *ld, const struct config_args *a, const char *arg,
+		      GError **err)
+{
+	struct netns_config nc = { .ifname = g_strdup(a->ifname ? a->ifname : "tap0"),
+				   .configure = a->netns_configure,
+				   .exit_with = a->netns_exit };
+	struct net_config *n = bound_network(ld, "--netns", arg, &nc.target, err);
+
+	if (n && a->netns_type && strcmp(a->netns_type, "pid") && strcmp(a->netns_type, "path"))
+		vmnetd_set_error(err, "--netns-type %s: expected pid or path", a->netns_type);
+	else if (n && strlen(nc.ifname) >= IFNAMSIZ)
+		vmnetd_set_error(err, "--ifname %s: longer than %d bytes", nc.ifname, IFNAMSIZ - 1);
+	else if (n && a->macaddress && !mac_parse(a->macaddress, nc.mac))
+		vmnetd_set_error(err, "--macaddress %s: not a MAC address", a->macaddress);
+	else if (n) {
+		nc.is_path = a->netns_type && !strcmp(a->netns_type, "path");
+		nc.userns = g_strdup(a->userns);
+		nc.mac_given = a->macaddress != NULL;
+		g_array_append_val(n->netns, nc);
+		return true;
+	}
+	netns_config_clear(&nc);
+	return false;
 }
 
 /* A network nobody attaches to otherwise listens on SOCKET_DIR/NAME.sock. */
@@ -976,10 +1050,16 @@ static bool load(struct loader *ld, const struct config_args *a, GError **err)
 	for (char **s = a->connect; s && *s; s++)
 		if (!bind_arg(ld, "--connect", *s, err))
 			return false;
+	for (char **s = a->fds; s && *s; s++)
+		if (!fd_arg(ld, *s, err))
+			return false;
+	for (char **s = a->netns; s && *s; s++)
+		if (!netns_arg(ld, a, *s, err))
+			return false;
 	for (guint i = 0; i < nets->len; i++) {
 		struct net_config *n = g_ptr_array_index(nets, i);
 
-		if (!n->listen->len && !n->connect->len &&
+		if (!n->listen->len && !n->connect->len && !n->fds->len && !n->netns->len &&
 		    !(a->passed && g_strv_contains((const char *const *)a->passed, n->name)) &&
 		    !add_default_socket(ld, n, a->socket_dir, err))
 			return false;

@@ -3,6 +3,8 @@
  * attach through, and the switch's housekeeping (MAC ageing, waking
  * senders that waited). */
 #include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,7 +13,9 @@
 #include "vmnetd/listener.h"
 #include "vmnetd/mac.h"
 #include "vmnetd/network.h"
+#include "vmnetd/netns.h"
 #include "vmnetd/port_stream.h"
+#include "vmnetd/port_tap.h"
 #include "vmnetd/portsec.h"
 #include "vmnetd/selfports.h"
 #include "vmnetd/uplink_hostonly.h"
@@ -39,6 +43,10 @@ struct network {
 	unsigned mtu;
 	char *subnet, *gateway;		/* "10.0.2.0/24", "10.0.2.2" */
 	struct forwards *forwards;	/* NULL: the uplink has none */
+	struct in_addr net4, mask4, gw4;	/* its IPv4 subnet and uplink address */
+	GPtrArray *netns_watches;	/* struct netns_watch: --netns processes */
+	GPtrArray *netns_ports;		/* struct netns_port, owned */
+	bool freeing;			/* network_free() runs: its ports close */
 	struct capture *capture;	/* NULL: not capturing */
 	unsigned capture_port;		/* 0: every port */
 };
@@ -139,8 +147,10 @@ static void describe_addresses(struct network *net, const struct net_config *cfg
 	struct in_addr gw = ho ? cfg->ho.host : cfg->nat.host;
 	char buf[INET_ADDRSTRLEN];
 
-	net->subnet = ho ? netopt_net_to_string(cfg->ho.net, cfg->ho.mask)
-			 : netopt_net_to_string(cfg->nat.net, cfg->nat.mask);
+	net->net4 = ho ? cfg->ho.net : cfg->nat.net;
+	net->mask4 = ho ? cfg->ho.mask : cfg->nat.mask;
+	net->gw4 = gw;
+	net->subnet = netopt_net_to_string(net->net4, net->mask4);
 	net->gateway = g_strdup(inet_ntop(AF_INET, &gw, buf, sizeof(buf)));
 }
 
@@ -163,6 +173,8 @@ struct network *network_new(struct loop *l, const struct net_config *cfg, const 
 	net->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)listener_free);
 	net->connectors = g_ptr_array_new_with_free_func((GDestroyNotify)connector_free);
 	net->selfports = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+	net->netns_watches = g_ptr_array_new_with_free_func((GDestroyNotify)netns_watch_free);
+	net->netns_ports = g_ptr_array_new_with_free_func(g_free);
 	net->ageing = loop_timer_new(l, on_ageing, net);
 	loop_timer_arm(net->ageing, loop_now(l) + SWITCH_AGEING_NS);
 	net->resume_hook = loop_add_hook(l, resume_waiting, net);
@@ -207,6 +219,116 @@ struct port *network_attach_stream(struct network *net, int fd, char *name)
 	if (p)
 		p->fdb_max = net->port_macs;
 	return p;
+}
+
+struct port *network_attach_tap(struct network *net, int fd, char *name)
+{
+	struct port *p;
+
+	if (!room_for_port(net, name)) {
+		close(fd);
+		g_free(name);
+		return NULL;
+	}
+	p = port_tap_new(net->ports, fd, name, net->mtu);
+	if (p)
+		p->fdb_max = net->port_macs;
+	return p;
+}
+
+/* A namespace's TAP: its process gone, the port goes (and, for a daemon
+ * started just for it, the daemon). */
+struct netns_port {
+	struct network *net;
+	struct port *port;
+	bool exit_with;
+};
+
+static void netns_port_closed(void *opaque, struct port *p)
+{
+	struct netns_port *np = opaque;
+
+	(void)p;
+	np->port = NULL;
+	if (np->exit_with && !np->net->freeing) {
+		g_message("%s: its namespace's TAP is gone: shutting down", np->net->name);
+		loop_quit(np->net->loop);
+	}
+}
+
+static void netns_process_gone(void *opaque)
+{
+	struct netns_port *np = opaque;
+
+	if (np->port)
+		port_close(np->port, "the namespace's process exited");
+}
+
+/* .100 of the subnet, as slirp4netns --configure gives (10.0.2.100). */
+static struct in_addr netns_address(const struct network *net)
+{
+	return (struct in_addr){ htonl(ntohl(net->net4.s_addr) + 100) };
+}
+
+static void netns_target_of(const struct network *net, const struct netns_config *nc,
+			    struct netns_target *t)
+{
+	*t = (struct netns_target){ .target = nc->target, .is_path = nc->is_path,
+				    .userns = nc->userns, .ifname = nc->ifname,
+				    .configure = nc->configure, .mtu = net->mtu,
+				    .addr = netns_address(net), .mask = net->mask4,
+				    .gateway = net->gw4 };
+	if (nc->mac_given)
+		memcpy(t->mac, nc->mac, 6);
+	else
+		mac_random_local(t->mac);
+}
+
+/* The configured address is the namespace's for good: a static lease
+ * keeps DHCP from giving it to a VM and lets port security accept it. */
+static void reserve_address(struct network *net, const struct netns_target *t)
+{
+	struct lease l = { .ip = t->addr, .expires = INT64_MAX, .is_static = true };
+
+	memcpy(l.mac, t->mac, 6);
+	lease_table_set(net->leases, &l);
+}
+
+bool network_attach_netns(struct network *net, const struct netns_config *nc, GError **err)
+{
+	struct netns_target t;
+	struct netns_port *np;
+	struct netns_watch *w = NULL;
+	int fd;
+
+	netns_target_of(net, nc, &t);
+	fd = netns_open_tap(&t, err);
+	if (fd < 0)
+		return false;
+	np = g_new0(struct netns_port, 1);
+	*np = (struct netns_port){ .net = net, .exit_with = nc->exit_with };
+	if (!nc->is_path && !(w = netns_watch_pid(net->loop, atoi(nc->target),
+						   netns_process_gone, np, err))) {
+		close(fd);
+		g_free(np);
+		return false;
+	}
+	np->port = network_attach_tap(net, fd, g_strdup_printf("%s: netns %s %s", net->name,
+								 nc->target, nc->ifname));
+	if (!np->port) {
+		vmnetd_set_error(err, "--netns %s: no room for its port", nc->target);
+		netns_watch_free(w);
+		g_free(np);
+		return false;
+	}
+	if (w)
+		g_ptr_array_add(net->netns_watches, w);
+	port_on_close(np->port, netns_port_closed, np);
+	if (nc->configure)
+		reserve_address(net, &t);
+	/* np lives as long as the network: its watch may outlive the port. */
+	g_ptr_array_add(net->netns_ports, np);
+	return true;
 }
 
 static struct port *attach_stream(void *opaque, int fd, char *name)
@@ -280,6 +402,7 @@ static void network_destroy(void *ptr)
 {
 	struct network *net = ptr;
 
+	g_ptr_array_free(net->netns_ports, TRUE);
 	switch_free(net->sw);
 	portsec_free(net->portsec);
 	lease_table_free(net->leases);
@@ -293,12 +416,14 @@ void network_free(struct network *net)
 {
 	if (!net)
 		return;
+	net->freeing = true;
 	network_capture_stop(net, NULL, NULL);
 	g_ptr_array_free(net->listeners, TRUE);
 	g_ptr_array_free(net->connectors, TRUE);
 	for (guint i = 0; i < net->selfports->len; i++)
 		note_selfports(g_ptr_array_index(net->selfports, i), false);
 	g_ptr_array_free(net->selfports, TRUE);
+	g_ptr_array_free(net->netns_watches, TRUE);
 	port_set_free(net->ports);	/* the uplink too */
 	loop_timer_free(net->ageing);
 	loop_del_hook(net->loop, net->resume_hook);

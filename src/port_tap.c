@@ -110,3 +110,23 @@ bool tap_flush(struct port *p)
 	}
 	return true;
 }
+
+static const struct port_ops tap_ops = {
+	.kind = "tap",
+	.read = tap_read,
+	.flush = tap_flush,
+};
+
+struct port *port_tap_new(struct port_set *set, int fd, char *name, unsigned mtu)
+{
+	struct port *p = g_new0(struct port, 1);
+	g_autoptr(GError) err = NULL;
+
+	port_init(p, &tap_ops, name);
+	p->backlog_high = TAP_QUEUE_SIZE / 2;
+	p->max_frame = ETH_HLEN + mtu;
+	if (!port_attach(set, p, fd, TAP_QUEUE_SIZE, &err))
+		return NULL;
+	g_message("%s: connected", name);
+	return p;
+}

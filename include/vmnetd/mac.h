@@ -33,5 +33,7 @@ static inline gint64 mac_key(const uint8_t mac[6])
 
 /* Parses "aa:bb:cc:dd:ee:ff", as ip(8) prints them; false for anything else. */
 bool mac_parse(const char *s, uint8_t mac[6]);
+/* A random unicast, locally administered MAC, as the kernel gives a new TAP. */
+void mac_random_local(uint8_t mac[6]);
 
 #endif

@@ -45,6 +45,21 @@ struct hostonly_config {
 	bool host_given, pool_start_given, pool_end_given;
 };
 
+/* --netns: a TAP in another network namespace, as a port of a network. */
+struct netns_config {
+	char *target;			/* a pid, or a path with is_path */
+	bool is_path;
+	char *userns;			/* --userns PATH; NULL: the target's when not root */
+	char *ifname;			/* --ifname, "tap0" */
+	bool configure;			/* --configure: lo, address, MTU, route set up */
+	uint8_t mac[6];			/* --macaddress */
+	bool mac_given;
+	bool exit_with;			/* the daemon ends when this namespace does */
+};
+
+/* GArray clear function for struct netns_config. */
+void netns_config_clear(void *p);
+
 struct net_config {
 	char *name;
 	enum net_mode mode;
@@ -59,6 +74,8 @@ struct net_config {
 	struct hostonly_config ho;	/* mode host-only */
 	GArray *listen;			/* struct endpoint: sockets bound to this network */
 	GArray *connect;		/* struct endpoint */
+	GArray *fds;			/* int: --fd, connected stream sockets handed over */
+	GArray *netns;			/* struct netns_config: --netns */
 	bool default_socket;		/* listen[0] is the default socket, in a directory we may create */
 	GString *fingerprint;		/* every setting but hostfwd=, as given: equal
 					 * fingerprints, same network (reload) */
@@ -73,6 +90,14 @@ struct config_args {
 	const char *config_file;	/* --config FILE, or NULL */
 	const char *socket_dir;		/* where default sockets go: DIR/NAME.sock; required */
 	char **passed;			/* networks given a socket by systemd: no default one */
+	char **fds;			/* --fd N[,network=NAME] */
+	char **netns;			/* --netns TARGET[,network=NAME] */
+	const char *netns_type;		/* --netns-type pid|path */
+	const char *userns;		/* --userns PATH */
+	const char *ifname;		/* --ifname NAME */
+	const char *macaddress;		/* --macaddress MAC */
+	bool netns_configure;		/* --configure */
+	bool netns_exit;		/* the daemon ends with its namespaces (slirp4netns) */
 };
 
 struct vmnetd_config {

@@ -22,6 +22,12 @@ bool network_listen(struct network *net, const struct endpoint *ep,
 		    const struct socket_perms *perms, GError **err);
 /* Accept VMs on @fd, a listening socket handed over by systemd (taken). */
 bool network_listen_fd(struct network *net, int fd, GError **err);
+/* Make a port of TAP @fd (taken, as is @name): a container's TAP. */
+struct port *network_attach_tap(struct network *net, int fd, char *name);
+/* Open a TAP in the namespace @nc names (netns.h) and make it a port; with
+ * nc->configure its address (.100 of the subnet) is reserved as a static
+ * lease. The port goes when the namespace's process exits. */
+bool network_attach_netns(struct network *net, const struct netns_config *nc, GError **err);
 /* Connect to a QEMU stream server at @ep, and again whenever it goes. */
 bool network_connect(struct network *net, const struct endpoint *ep, GError **err);
 /* Make a port of a connected stream socket (taken, as is @name). */

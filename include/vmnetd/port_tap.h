@@ -21,6 +21,11 @@ int tap_open(const char *ifname, GError **err);
 bool tap_configure(const char *ifname, const uint8_t mac[6], unsigned mtu, struct in_addr addr,
 		   struct in_addr mask, GError **err);
 
+/* A port of TAP @fd (taken; its frames up to @mtu of payload), as a VM's
+ * port: a container's or sandbox's TAP (netns.h). @name is taken. NULL if
+ * it cannot be watched (the descriptor is closed then). */
+struct port *port_tap_new(struct port_set *set, int fd, char *name, unsigned mtu);
+
 /* Port ops for a TAP-backed port: read frames into the switch, write the queue. */
 void tap_read(struct port *p);
 bool tap_flush(struct port *p);
