@@ -166,6 +166,8 @@ static bool start_api(struct daemon *d, const struct vmnetd_config *cfg, GError 
 	g_autoptr(GError) e = NULL;
 	struct endpoint ep = { .type = ENDPOINT_UNIX, .path = path };
 
+	if (d->api_path && !strcmp(d->api_path, "none"))
+		return true;
 	if (ps) {
 		d->api = api_server_new(d->loop, NULL, fcntl(ps->fd, F_DUPFD_CLOEXEC, 3), &perms,
 					api_handle_request, &d->api_ctx, err);

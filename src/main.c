@@ -22,6 +22,7 @@
 #include "vmnetd/privs.h"
 #include "vmnetd/ratelimit.h"
 #include "vmnetd/relay.h"
+#include "vmnetd/s4compat.h"
 #include "vmnetd/supervise.h"
 
 #define EXIT_BAD_OPTION 2
@@ -29,7 +30,7 @@
 struct options {
 	char **listen, **connect, **nat, **network, **fds, **netns;
 	char *netns_type, *userns, *ifname, *macaddress;
-	gboolean configure;
+	gboolean configure, exit_with_netns;
 	char *config, *socket_mode, *socket_group, *api_socket, *pid_file;
 	char *relay_target, *relay_slots;
 	char *user, *group;
@@ -124,11 +125,13 @@ static bool parse_command_line(int *argc, char ***argv, struct options *o, GErro
 		{ "configure", 0, 0, G_OPTION_ARG_NONE, &o->configure,
 		  "Set the --netns TAP up: .100 of the network (10.0.2.100/24), the network's "
 		  "MTU, lo up, default route via the gateway", NULL },
+		{ "exit-with-netns", 0, 0, G_OPTION_ARG_NONE, &o->exit_with_netns,
+		  "Shut down when a --netns namespace's process exits (as slirp4netns)", NULL },
 		{ "macaddress", 0, 0, G_OPTION_ARG_STRING, &o->macaddress,
 		  "The --netns TAP's MAC (default: random, locally administered)", "MAC" },
 		{ "api-socket", 'a', 0, G_OPTION_ARG_FILENAME, &o->api_socket,
 		  "Control socket (JSON, see vmnetctl); default beside the first network's "
-		  "socket, NAME.api", "PATH" },
+		  "socket, NAME.api; none: no control socket", "PATH" },
 		{ "socket-mode", 0, 0, G_OPTION_ARG_STRING, &o->socket_mode,
 		  "Permissions of the VM sockets created (octal, default 0600; 0660 with "
 		  "--socket-group)", "MODE" },
@@ -182,7 +185,6 @@ struct run_settings {
 	struct socket_perms perms;
 	char *socket_dir;
 	char **passed_names;		/* networks systemd gave a socket */
-	bool netns_exit;		/* slirp4netns: the daemon ends with its namespace */
 };
 
 static bool check_fd(const char *opt, int fd, GError **err)
@@ -218,7 +220,7 @@ static bool load_config(struct options *o, const struct run_settings *rs, bool a
 				 .fds = at_start ? o->fds : NULL, .netns = o->netns,
 				 .netns_type = o->netns_type, .userns = o->userns,
 				 .ifname = o->ifname, .macaddress = o->macaddress,
-				 .netns_configure = o->configure, .netns_exit = rs->netns_exit };
+				 .netns_configure = o->configure, .netns_exit = o->exit_with_netns };
 
 	return vmnetd_config_load(cfg, &a, err);
 }
@@ -596,14 +598,42 @@ static void options_clear(struct options *o)
 	g_free(o->group);
 }
 
+/* Run as slirp4netns: its arguments become ours (s4compat.h). */
+static bool slirp4netns_args(int *argc, char ***argv, char ***owned, int *status)
+{
+	g_autoptr(GError) err = NULL;
+	bool done;
+
+	*owned = s4compat_translate(*argc, *argv, &done, &err);
+	if (!*owned) {
+		if (err)
+			g_printerr("slirp4netns (vmnetd): %s\n", err->message);
+		*status = err ? EXIT_BAD_OPTION : EXIT_SUCCESS;
+		return false;
+	}
+	*argc = (int)g_strv_length(*owned);
+	*argv = *owned;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { .ready_fd = -1, .exit_fd = -1 };
 	g_autoptr(GError) err = NULL;
+	g_auto(GStrv) s4_argv = NULL;
+	g_autofree char **s4_view = NULL;
 	int status;
 
 	setlocale(LC_ALL, "");
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (s4compat_wanted(argc, argv)) {
+		if (!slirp4netns_args(&argc, &argv, &s4_argv, &status))
+			return status;
+		/* GOption rearranges the array it parses: give it a copy of the
+		 * pointers, so the strings are freed from s4_argv. */
+		s4_view = g_memdup2(s4_argv, (argc + 1) * sizeof(char *));
+		argv = s4_view;
+	}
 	if (!parse_command_line(&argc, &argv, &o, &err)) {
 		g_printerr("vmnetd: %s\nTry 'vmnetd --help'.\n", err->message);
 		options_clear(&o);

@@ -8,6 +8,7 @@
  * the value parsers are shared with host-only networks (netconf.c).
  */
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <string.h>
 
 #include "vmnetd/error.h"
@@ -31,7 +32,8 @@ static void guestfwd_clear(void *p)
 
 void nat_config_init(struct nat_config *c)
 {
-	*c = (struct nat_config){ .ipv4 = true, .ipv6 = true, .mtu = NAT_MTU_DEFAULT };
+	*c = (struct nat_config){ .ipv4 = true, .ipv6 = true, .mtu = NAT_MTU_DEFAULT,
+				  .host_loopback = true, .dns_forward = true };
 	inet_pton(AF_INET, "10.0.2.0", &c->net);
 	inet_pton(AF_INET, "255.255.255.0", &c->mask);
 	inet_pton(AF_INET6, "fec0::", &c->ip6_prefix);
@@ -435,6 +437,66 @@ static bool key_guestfwd(struct nat_config *c, const char *what, const char *key
 	return parse_guestfwd(c, what, val, err);
 }
 
+static bool key_host_loopback(struct nat_config *c, const char *what, const char *key,
+			      const char *val, GError **err)
+{
+	return netopt_parse_bool(what, key, val, &c->host_loopback, err);
+}
+
+static bool key_dns_forward(struct nat_config *c, const char *what, const char *key,
+			    const char *val, GError **err)
+{
+	return netopt_parse_bool(what, key, val, &c->dns_forward, err);
+}
+
+/* An address of interface @name of @family, as slirp4netns takes one. */
+static bool iface_addr(const char *name, int family, void *out)
+{
+	struct ifaddrs *ifs, *i;
+	bool found = false;
+
+	if (getifaddrs(&ifs) < 0)
+		return false;
+	for (i = ifs; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != family || strcmp(i->ifa_name, name))
+			continue;
+		memcpy(out, i->ifa_addr, family == AF_INET ? sizeof(struct sockaddr_in)
+							 : sizeof(struct sockaddr_in6));
+		found = true;
+	}
+	freeifaddrs(ifs);
+	return found;
+}
+
+/* outbound-addr=IPv4|IFACE, outbound-addr6=IPv6|IFACE. */
+static bool key_outbound(struct nat_config *c, const char *what, const char *key,
+			 const char *val, GError **err)
+{
+	bool v6 = !strcmp(key, "outbound-addr6");
+	struct sockaddr_in *sin = &c->outbound;
+	struct sockaddr_in6 *sin6 = &c->outbound6;
+	bool ok = v6 ? inet_pton(AF_INET6, val, &sin6->sin6_addr) == 1
+		     : inet_pton(AF_INET, val, &sin->sin_addr) == 1;
+
+	if (!ok)
+		ok = iface_addr(val, v6 ? AF_INET6 : AF_INET, v6 ? (void *)sin6 : (void *)sin);
+	if (!ok) {
+		OPT_ERR(err, what, key, val, "neither an %s address nor an interface with one",
+			v6 ? "IPv6" : "IPv4");
+		return false;
+	}
+	if (v6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = 0;
+		c->outbound6_given = true;
+	} else {
+		sin->sin_family = AF_INET;
+		sin->sin_port = 0;
+		c->outbound_given = true;
+	}
+	return true;
+}
+
 static bool key_mtu(struct nat_config *c, const char *what, const char *key, const char *val,
 		    GError **err)
 {
@@ -464,6 +526,10 @@ static const struct {
 	{ "hostfwd", key_hostfwd },
 	{ "guestfwd", key_guestfwd },
 	{ "mtu", key_mtu },
+	{ "host-loopback", key_host_loopback },
+	{ "dns-forward", key_dns_forward },
+	{ "outbound-addr", key_outbound },
+	{ "outbound-addr6", key_outbound },
 };
 
 static nat_key_fn *find_key(const char *key)

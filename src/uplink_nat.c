@@ -200,7 +200,10 @@ static void fill_slirp_config(SlirpConfig *sc, const struct net_config *nc)
 		.vdomainname = c->domainname,
 		.if_mtu = c->mtu,
 		.if_mru = c->mtu,
-		.disable_host_loopback = false,
+		.disable_host_loopback = !c->host_loopback,
+		.disable_dns = !c->dns_forward,
+		.outbound_addr = c->outbound_given ? (struct sockaddr_in *)&c->outbound : NULL,
+		.outbound_addr6 = c->outbound6_given ? (struct sockaddr_in6 *)&c->outbound6 : NULL,
 		.enable_emu = false,	/* tcp_emu has had CVEs; nothing needs it */
 		.disable_dhcp = nc->dhcp_vmnetd,
 	};

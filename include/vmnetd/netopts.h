@@ -34,6 +34,11 @@ struct guestfwd {
 
 struct nat_config {
 	bool ipv4, ipv6, restricted;
+	bool host_loopback;		/* host-loopback=: the gateway leads to the host's 127.0.0.1 */
+	bool dns_forward;		/* dns-forward=: libslirp's DNS forwarder at dns= */
+	struct sockaddr_in outbound;	/* outbound-addr=: the host address connections use */
+	struct sockaddr_in6 outbound6;	/* outbound-addr6= */
+	bool outbound_given, outbound6_given;
 	struct in_addr net, mask, host, dhcp_start, dns;
 	struct in6_addr ip6_prefix, ip6_host, ip6_dns;
 	uint8_t ip6_prefix_len;
