@@ -53,28 +53,40 @@ static bool parse_tcp(const char *rest, const char *what, const char *s, struct 
 	return true;
 }
 
+static bool parse_unix(const char *path, const char *what, const char *s,
+		       struct endpoint *ep, GError **err)
+{
+	if (!path[0]) {
+		vmnetd_set_error(err, "%s %s: the socket path is empty", what, s);
+		return false;
+	}
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		vmnetd_set_error(err, "%s %s: the socket path is longer than %zu bytes",
+				 what, s, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		return false;
+	}
+	ep->type = ENDPOINT_UNIX;
+	ep->path = g_strdup(path);
+	return true;
+}
+
 bool endpoint_parse(const char *s, const char *what, struct endpoint *ep, GError **err)
 {
 	*ep = (struct endpoint){ 0 };
-	if (g_str_has_prefix(s, "unix:")) {
-		const char *path = s + 5;
-
-		if (!path[0]) {
-			vmnetd_set_error(err, "%s %s: the socket path is empty", what, s);
-			return false;
-		}
-		if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-			vmnetd_set_error(err, "%s %s: the socket path is longer than %zu bytes",
-					 what, s, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-			return false;
-		}
-		ep->type = ENDPOINT_UNIX;
-		ep->path = g_strdup(path);
-		return true;
+	if (g_str_has_prefix(s, "dgram:unix:")) {
+		ep->dgram = true;
+		return parse_unix(s + 11, what, s, ep, err);
 	}
+	if (g_str_has_prefix(s, "dgram:udp:")) {
+		ep->dgram = true;
+		return parse_tcp(s + 10, what, s, ep, err);
+	}
+	if (g_str_has_prefix(s, "unix:"))
+		return parse_unix(s + 5, what, s, ep, err);
 	if (g_str_has_prefix(s, "tcp:"))
 		return parse_tcp(s + 4, what, s, ep, err);
-	vmnetd_set_error(err, "%s %s: expected unix:PATH or tcp:[HOST:]PORT", what, s);
+	vmnetd_set_error(err, "%s %s: expected unix:PATH, tcp:[HOST:]PORT, dgram:unix:PATH or "
+			 "dgram:udp:[HOST:]PORT", what, s);
 	return false;
 }
 
@@ -87,16 +99,20 @@ void endpoint_clear(struct endpoint *ep)
 
 void endpoint_copy(struct endpoint *dst, const struct endpoint *src)
 {
-	*dst = (struct endpoint){ src->type, g_strdup(src->path), g_strdup(src->host), src->port };
+	*dst = (struct endpoint){ src->type, src->dgram, g_strdup(src->path), g_strdup(src->host),
+				  src->port };
 }
 
 char *endpoint_to_string(const struct endpoint *ep)
 {
+	const char *d = ep->dgram ? "dgram:" : "";
+
 	if (ep->type == ENDPOINT_UNIX)
-		return g_strdup_printf("unix:%s", ep->path);
+		return g_strdup_printf("%sunix:%s", d, ep->path);
 	if (strchr(ep->host, ':'))
-		return g_strdup_printf("tcp:[%s]:%u", ep->host, ep->port);
-	return g_strdup_printf("tcp:%s:%u", ep->host, ep->port);
+		return g_strdup_printf("%s%s:[%s]:%u", d, ep->dgram ? "udp" : "tcp", ep->host,
+				       ep->port);
+	return g_strdup_printf("%s%s:%s:%u", d, ep->dgram ? "udp" : "tcp", ep->host, ep->port);
 }
 
 static socklen_t unix_addr(const struct endpoint *ep, struct sockaddr_un *sun)
@@ -106,9 +122,20 @@ static socklen_t unix_addr(const struct endpoint *ep, struct sockaddr_un *sun)
 	return sizeof(*sun);
 }
 
+static int socktype(const struct endpoint *ep)
+{
+	return ep->dgram ? SOCK_DGRAM : SOCK_STREAM;
+}
+
+/* A stream socket listens; a datagram socket is ready once bound. */
+static int listen_if_stream(const struct endpoint *ep, int fd)
+{
+	return ep->dgram ? 0 : listen(fd, 64);
+}
+
 static struct addrinfo *tcp_addrs(const struct endpoint *ep, bool passive, GError **err)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+	struct addrinfo hints = { .ai_socktype = socktype(ep),
 				  .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) };
 	struct addrinfo *res = NULL;
 	char port[8];
@@ -135,7 +162,7 @@ static bool unix_socket_alive(const struct endpoint *ep)
 {
 	struct sockaddr_un sun;
 	socklen_t len = unix_addr(ep, &sun);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, socktype(ep) | SOCK_CLOEXEC, 0);
 	bool alive;
 
 	if (fd < 0)
@@ -225,14 +252,14 @@ static int listen_unix(const struct endpoint *ep, const struct socket_perms *per
 
 	if (!check_socket_dir(ep->path, err) || !remove_stale(ep, err))
 		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, socktype(ep) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || bind_with_mode(fd, ep, perms->mode) < 0)
 		goto fail;
 	note_socket_file(ep, perms->mode, f);
 	/* Nobody else can connect yet: the mode lets only us in until now. */
 	if (perms->group != (gid_t)-1 && lchown(ep->path, (uid_t)-1, perms->group) < 0)
 		goto fail;
-	if (listen(fd, 64) < 0)
+	if (listen_if_stream(ep, fd) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -273,7 +300,7 @@ static int listen_tcp(const struct endpoint *ep, GError **err)
 		if (fd < 0)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 64) == 0)
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen_if_stream(ep, fd) == 0)
 			break;
 		saved = errno;
 		close(fd);
@@ -343,8 +370,24 @@ void endpoint_tune_socket(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* -netdev dgram: QEMU binds a local address of its own and sends to ours. */
+static char *qemu_dgram_args(const struct endpoint *ep, const char *id)
+{
+	if (ep->type == ENDPOINT_UNIX)
+		return g_strdup_printf("-netdev dgram,id=%s,local.type=unix,local.path=%s.%s,"
+				       "remote.type=unix,remote.path=%s "
+				       "-device virtio-net-pci,netdev=%s", id, ep->path, id,
+				       ep->path, id);
+	return g_strdup_printf("-netdev dgram,id=%s,local.type=inet,local.host=%s,local.port=0,"
+			       "remote.type=inet,remote.host=%s,remote.port=%u "
+			       "-device virtio-net-pci,netdev=%s", id,
+			       strchr(ep->host, ':') ? "::1" : "127.0.0.1", ep->host, ep->port, id);
+}
+
 char *endpoint_qemu_args(const struct endpoint *ep, const char *id)
 {
+	if (ep->dgram)
+		return qemu_dgram_args(ep, id);
 	if (ep->type == ENDPOINT_UNIX)
 		return g_strdup_printf("-netdev stream,id=%s,server=off,addr.type=unix,"
 				       "addr.path=%s -device virtio-net-pci,netdev=%s",
@@ -357,7 +400,7 @@ char *endpoint_qemu_args(const struct endpoint *ep, const char *id)
 GArray *endpoint_resolve(const struct endpoint *ep, GError **err)
 {
 	GArray *addrs = g_array_new(FALSE, TRUE, sizeof(struct endpoint_addr));
-	struct endpoint_addr a = { 0 };
+	struct endpoint_addr a = { .dgram = ep->dgram };
 	struct addrinfo *res;
 
 	if (ep->type == ENDPOINT_UNIX) {

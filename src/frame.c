@@ -48,18 +48,21 @@ bool frame_is_ip4_fragment(const uint8_t *frame, size_t len)
 	return ip && (get_be16(ip + 6) & 0x3fff);
 }
 
-bool frame_tcp4_dst(const uint8_t *frame, size_t len, struct in_addr *dst, uint16_t *dport)
+bool frame_l4_dst4(const uint8_t *frame, size_t len, uint8_t *proto, struct in_addr *dst,
+		   uint16_t *dport)
 {
 	uint8_t *ip = frame_ip4((uint8_t *)frame, len);
-	const uint8_t *tcp;
+	const uint8_t *l4;
 
-	if (!ip || ip[9] != IPPROTO_TCP_ || (get_be16(ip + 6) & 0x1fff))
+	if (!ip || (ip[9] != IPPROTO_TCP_ && ip[9] != IPPROTO_UDP_) ||
+	    (get_be16(ip + 6) & 0x1fff))
 		return false;
-	tcp = frame_ptr((uint8_t *)frame, len, ETH_HLEN + (ip[0] & 0xf) * 4, 4);
-	if (!tcp)
+	l4 = frame_ptr((uint8_t *)frame, len, ETH_HLEN + (ip[0] & 0xf) * 4, 4);
+	if (!l4)
 		return false;
+	*proto = ip[9];
 	memcpy(&dst->s_addr, ip + 16, 4);
-	*dport = get_be16(tcp + 2);
+	*dport = get_be16(l4 + 2);
 	return true;
 }
 

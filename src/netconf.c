@@ -242,6 +242,17 @@ static bool add_endpoint(struct loader *ld, struct net_config *n, bool listen,
 	return true;
 }
 
+/* A dgram address is one to listen on: QEMU's dgram netdev sends first. */
+static bool dgram_listens(struct endpoint *ep, const char *opt, const char *addr, GError **err)
+{
+	if (!ep->dgram || strstr(opt, "listen"))
+		return true;
+	vmnetd_set_error(err, "%s %s: a dgram address is for --listen (QEMU sends to it)", opt,
+			 addr);
+	endpoint_clear(ep);
+	return false;
+}
+
 /* listen= or connect= of a network. */
 static bool key_endpoint(struct loader *ld, struct net_config *n, const char *what,
 			 const char *key, const char *val, GError **err)
@@ -250,7 +261,7 @@ static bool key_endpoint(struct loader *ld, struct net_config *n, const char *wh
 	g_autofree char *label = g_strdup_printf("%s %s", opt, val);
 	struct endpoint ep;
 
-	if (!endpoint_parse(val, opt, &ep, err))
+	if (!endpoint_parse(val, opt, &ep, err) || !dgram_listens(&ep, opt, val, err))
 		return false;
 	return add_endpoint(ld, n, !strcmp(key, "listen"), label, &ep, err);
 }
@@ -284,7 +295,7 @@ static bool bind_arg(struct loader *ld, const char *opt, const char *arg, GError
 	g_autofree char *label = g_strdup_printf("%s %s", opt, addr);
 	struct endpoint ep;
 
-	if (!n || !endpoint_parse(addr, opt, &ep, err))
+	if (!n || !endpoint_parse(addr, opt, &ep, err) || !dgram_listens(&ep, opt, addr, err))
 		return false;
 	return add_endpoint(ld, n, !strcmp(opt, "--listen"), label, &ep, err);
 }

@@ -14,6 +14,7 @@
 #include "vmnetd/mac.h"
 #include "vmnetd/network.h"
 #include "vmnetd/netns.h"
+#include "vmnetd/port_dgram.h"
 #include "vmnetd/port_stream.h"
 #include "vmnetd/port_tap.h"
 #include "vmnetd/portsec.h"
@@ -34,6 +35,7 @@ struct network {
 	struct loop_hook *resume_hook;
 	GPtrArray *listeners;
 	GPtrArray *connectors;
+	GPtrArray *dgram_servers;	/* struct dgram_server: -netdev dgram peers */
 	GPtrArray *selfports;	/* GArray of struct endpoint_addr per TCP listener */
 	unsigned port_macs;
 	unsigned max_ports;	/* VM ports at once */
@@ -172,6 +174,7 @@ struct network *network_new(struct loop *l, const struct net_config *cfg, const 
 	net->leases = lease_table_new();
 	net->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)listener_free);
 	net->connectors = g_ptr_array_new_with_free_func((GDestroyNotify)connector_free);
+	net->dgram_servers = g_ptr_array_new_with_free_func((GDestroyNotify)dgram_server_free);
 	net->selfports = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
 	net->netns_watches = g_ptr_array_new_with_free_func((GDestroyNotify)netns_watch_free);
 	net->netns_ports = g_ptr_array_new_with_free_func(g_free);
@@ -340,25 +343,41 @@ static struct port *attach_stream(void *opaque, int fd, char *name)
 	return network_attach_stream(net, fd, g_steal_pointer(&full));
 }
 
-/* Note (or forget) a TCP listener's addresses as the daemon's own. */
+/* Note (or forget) a TCP listener's or UDP socket's addresses as the
+ * daemon's own. */
 static void note_selfports(GArray *addrs, bool add)
 {
 	for (guint i = 0; addrs && i < addrs->len; i++) {
-		const struct sockaddr *sa =
-			(const struct sockaddr *)&g_array_index(addrs, struct endpoint_addr, i).ss;
+		const struct endpoint_addr *a = &g_array_index(addrs, struct endpoint_addr, i);
+		const struct sockaddr *sa = (const struct sockaddr *)&a->ss;
+		uint8_t proto = a->dgram ? IPPROTO_UDP : IPPROTO_TCP;
 
 		if (add)
-			selfports_add(sa);
+			selfports_add(sa, proto);
 		else
-			selfports_del(sa);
+			selfports_del(sa, proto);
 	}
 }
 
-static bool add_listener(struct network *net, struct listener *li, const struct endpoint *ep)
+static struct port *attach_dgram(void *opaque, struct dgram_server *srv,
+				 const struct sockaddr *addr, socklen_t len, char *name)
 {
-	if (!li)
-		return false;
-	g_ptr_array_add(net->listeners, li);
+	struct network *net = opaque;
+	g_autofree char *full = g_strdup_printf("%s: %s", net->name, name);
+	struct port *p;
+
+	g_free(name);
+	if (!room_for_port(net, full))
+		return NULL;
+	p = port_dgram_new(net->ports, srv, addr, len, g_steal_pointer(&full));
+	if (p)
+		p->fdb_max = net->port_macs;
+	return p;
+}
+
+/* A TCP listener or UDP socket is noted as the daemon's own (selfports.h). */
+static void note_own_addresses(struct network *net, const struct endpoint *ep)
+{
 	if (ep->type == ENDPOINT_TCP) {
 		GArray *addrs = endpoint_resolve(ep, NULL);
 
@@ -366,12 +385,34 @@ static bool add_listener(struct network *net, struct listener *li, const struct 
 		if (addrs)
 			g_ptr_array_add(net->selfports, addrs);
 	}
+}
+
+static bool listen_dgram(struct network *net, const struct endpoint *ep,
+			 const struct socket_perms *perms, GError **err)
+{
+	struct dgram_server *srv = dgram_server_new(net->loop, ep, perms, attach_dgram, net, err);
+
+	if (!srv)
+		return false;
+	g_ptr_array_add(net->dgram_servers, srv);
+	note_own_addresses(net, ep);
+	return true;
+}
+
+static bool add_listener(struct network *net, struct listener *li, const struct endpoint *ep)
+{
+	if (!li)
+		return false;
+	g_ptr_array_add(net->listeners, li);
+	note_own_addresses(net, ep);
 	return true;
 }
 
 bool network_listen(struct network *net, const struct endpoint *ep,
 		    const struct socket_perms *perms, GError **err)
 {
+	if (ep->dgram)
+		return listen_dgram(net, ep, perms, err);
 	return add_listener(net, listener_new(net->loop, ep, perms, attach_stream, net, err), ep);
 }
 
@@ -420,6 +461,7 @@ void network_free(struct network *net)
 	network_capture_stop(net, NULL, NULL);
 	g_ptr_array_free(net->listeners, TRUE);
 	g_ptr_array_free(net->connectors, TRUE);
+	g_ptr_array_free(net->dgram_servers, TRUE);
 	for (guint i = 0; i < net->selfports->len; i++)
 		note_selfports(g_ptr_array_index(net->selfports, i), false);
 	g_ptr_array_free(net->selfports, TRUE);
@@ -482,6 +524,8 @@ void network_foreach_listener(struct network *net, void (*fn)(const char *name, 
 {
 	for (guint i = 0; i < net->listeners->len; i++)
 		fn(listener_name(g_ptr_array_index(net->listeners, i)), opaque);
+	for (guint i = 0; i < net->dgram_servers->len; i++)
+		fn(dgram_server_name(g_ptr_array_index(net->dgram_servers, i)), opaque);
 }
 
 struct forwards *network_forwards(struct network *net)

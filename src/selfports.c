@@ -1,4 +1,4 @@
-/* selfports.c - which TCP ports the daemon itself listens on, for the uplinks
+/* selfports.c - which TCP and UDP ports the daemon itself listens on, for the uplinks
  * to refuse guest connections to them. One process-wide list: every network's
  * guests must be kept from every network's sockets. */
 #include <glib.h>
@@ -6,6 +6,7 @@
 #include "vmnetd/selfports.h"
 
 struct selfport {
+	uint8_t proto;		/* IPPROTO_TCP or IPPROTO_UDP */
 	bool loopback;		/* reachable only through the gateway */
 	bool wildcard;		/* bound to every address */
 	struct in_addr addr;	/* IPv4 address, when neither */
@@ -14,9 +15,9 @@ struct selfport {
 
 static GArray *ports;		/* struct selfport */
 
-static bool to_selfport(const struct sockaddr *sa, struct selfport *p)
+static bool to_selfport(const struct sockaddr *sa, uint8_t proto, struct selfport *p)
 {
-	*p = (struct selfport){ 0 };
+	*p = (struct selfport){ .proto = proto };
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 		uint32_t a = ntohl(sin->sin_addr.s_addr);
@@ -41,11 +42,11 @@ static bool to_selfport(const struct sockaddr *sa, struct selfport *p)
 	return false;
 }
 
-void selfports_add(const struct sockaddr *sa)
+void selfports_add(const struct sockaddr *sa, uint8_t proto)
 {
 	struct selfport p;
 
-	if (!to_selfport(sa, &p))
+	if (!to_selfport(sa, proto, &p))
 		return;
 	if (!ports)
 		ports = g_array_new(FALSE, FALSE, sizeof(struct selfport));
@@ -54,15 +55,15 @@ void selfports_add(const struct sockaddr *sa)
 
 static bool same(const struct selfport *a, const struct selfport *b)
 {
-	return a->loopback == b->loopback && a->wildcard == b->wildcard &&
+	return a->proto == b->proto && a->loopback == b->loopback && a->wildcard == b->wildcard &&
 	       a->addr.s_addr == b->addr.s_addr && a->port == b->port;
 }
 
-void selfports_del(const struct sockaddr *sa)
+void selfports_del(const struct sockaddr *sa, uint8_t proto)
 {
 	struct selfport p;
 
-	if (!ports || !to_selfport(sa, &p))
+	if (!ports || !to_selfport(sa, proto, &p))
 		return;
 	for (guint i = 0; i < ports->len; i++)
 		if (same(&g_array_index(ports, struct selfport, i), &p)) {
@@ -75,12 +76,13 @@ void selfports_del(const struct sockaddr *sa)
 	}
 }
 
-bool selfports_blocks(struct in_addr dst, uint16_t dport, struct in_addr gateway)
+bool selfports_blocks(uint8_t proto, struct in_addr dst, uint16_t dport,
+		      struct in_addr gateway)
 {
 	for (guint i = 0; ports && i < ports->len; i++) {
 		const struct selfport *p = &g_array_index(ports, struct selfport, i);
 
-		if (p->port != dport)
+		if (p->port != dport || p->proto != proto)
 			continue;
 		/* The gateway leads to the host's loopback, and a socket
 		 * bound to all addresses listens there too. */

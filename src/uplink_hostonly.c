@@ -83,16 +83,18 @@ static void refuse(struct uplink_hostonly *ho, const uint8_t *frame, size_t len,
 
 /* TCP to port 53: the host address's DNS is vmnetd's own, over UDP; over
  * TCP libslirp would reach whatever resolver the host runs on its loopback,
- * and that one may ask the outside. TCP to the daemon's own listeners: a
- * guest must not attach itself more ports. */
-static bool tcp_refused(const struct uplink_hostonly *ho, const uint8_t *frame, size_t len)
+ * and that one may ask the outside. TCP or UDP to the daemon's own
+ * sockets: a guest must not attach itself more ports. */
+static bool refused_at_host(const struct uplink_hostonly *ho, const uint8_t *frame, size_t len)
 {
 	struct in_addr dst;
 	uint16_t dport;
+	uint8_t proto;
 
-	if (!frame_tcp4_dst(frame, len, &dst, &dport))
+	if (!frame_l4_dst4(frame, len, &proto, &dst, &dport))
 		return false;
-	return dport == DNS_PORT || selfports_blocks(dst, dport, ho->host);
+	return (proto == IPPROTO_TCP_ && dport == DNS_PORT) ||
+	       selfports_blocks(proto, dst, dport, ho->host);
 }
 
 static enum port_verdict ho_deliver(struct port *p, const uint8_t *frame, size_t len)
@@ -112,7 +114,7 @@ static enum port_verdict ho_deliver(struct port *p, const uint8_t *frame, size_t
 	ip = frame_ip4((uint8_t *)frame, len);
 	if (!ip)
 		return PORT_QUEUED;
-	if (!memcmp(ip + 16, &ho->host.s_addr, 4) && !tcp_refused(ho, frame, len))
+	if (!memcmp(ip + 16, &ho->host.s_addr, 4) && !refused_at_host(ho, frame, len))
 		return to_host(ho, frame, len);
 	refuse(ho, frame, len, ip);
 	return PORT_QUEUED;

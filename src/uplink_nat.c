@@ -72,17 +72,19 @@ static void snoop_ack(struct uplink_nat *nat, const uint8_t *frame, size_t len)
 	g_message("%s: " MAC_FMT " is %s", nat->net_name, MAC_ARGS(l.mac), where);
 }
 
-/* A guest's connection to one of the daemon's own listeners (10.0.2.2 leads
- * to the host's loopback): reset, so no guest attaches itself more ports. */
+/* A guest's connection or datagram to one of the daemon's own sockets
+ * (10.0.2.2 leads to the host's loopback): refused (TCP reset, ICMP), so
+ * no guest attaches itself more ports. */
 static bool refuse_selfport(struct uplink_nat *nat, const uint8_t *frame, size_t len)
 {
 	uint8_t reply[FRAME_REJECT_MAX], mac[6];
 	struct in_addr dst;
 	uint16_t dport;
+	uint8_t proto;
 	size_t n;
 
-	if (!frame_tcp4_dst(frame, len, &dst, &dport) ||
-	    !selfports_blocks(dst, dport, nat->server))
+	if (!frame_l4_dst4(frame, len, &proto, &dst, &dport) ||
+	    !selfports_blocks(proto, dst, dport, nat->server))
 		return false;
 	slirp_mac4(nat->server, mac);
 	n = frame_build_reject4(reply, frame, len, mac);

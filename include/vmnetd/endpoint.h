@@ -13,12 +13,14 @@ enum endpoint_type { ENDPOINT_UNIX, ENDPOINT_TCP };
 
 struct endpoint {
 	enum endpoint_type type;
+	bool dgram;		/* dgram:unix:PATH, dgram:udp:HOST:PORT (-netdev dgram) */
 	char *path;		/* unix */
 	char *host;		/* tcp; 127.0.0.1 when not given */
 	uint16_t port;		/* tcp */
 };
 
-/* @what names the option in error messages ("--listen"). */
+/* unix:PATH, tcp:[HOST:]PORT, dgram:unix:PATH or dgram:udp:[HOST:]PORT;
+ * @what names the option in error messages ("--listen"). */
 bool endpoint_parse(const char *s, const char *what, struct endpoint *ep, GError **err);
 void endpoint_clear(struct endpoint *ep);
 void endpoint_copy(struct endpoint *dst, const struct endpoint *src);
@@ -64,6 +66,7 @@ int endpoint_connect(const struct endpoint *ep, GError **err);
 struct endpoint_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
+	bool dgram;		/* UDP, not TCP */
 };
 /* The addresses @ep names (struct endpoint_addr), resolved now: a host name
  * lookup may block, so this belongs to set-up, not to the loop. */

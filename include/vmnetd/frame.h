@@ -64,9 +64,11 @@ uint8_t *frame_ip4(uint8_t *frame, size_t len);
 /* Is @frame an IPv4 fragment (MF set or an offset)? */
 bool frame_is_ip4_fragment(const uint8_t *frame, size_t len);
 
-/* Where an IPv4 TCP segment in @frame goes (first fragments and whole
+/* Where an IPv4 TCP segment or UDP datagram in @frame goes, and which of
+ * the two it is (IPPROTO_TCP_ or IPPROTO_UDP_; first fragments and whole
  * datagrams only). False for anything else. */
-bool frame_tcp4_dst(const uint8_t *frame, size_t len, struct in_addr *dst, uint16_t *dport);
+bool frame_l4_dst4(const uint8_t *frame, size_t len, uint8_t *proto, struct in_addr *dst,
+		   uint16_t *dport);
 
 /* Who a built frame is from and to. */
 struct frame_addrs {

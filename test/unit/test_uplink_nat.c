@@ -302,10 +302,12 @@ static void test_selfport_refused(void)
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(5555),
 				   .sin_addr = { htonl(INADDR_LOOPBACK) } };
 
-	selfports_add((struct sockaddr *)&sin);
-	g_assert_true(selfports_blocks((struct in_addr){ htonl(0x0a000202) }, 5555,
+	selfports_add((struct sockaddr *)&sin, IPPROTO_TCP);
+	g_assert_true(selfports_blocks(IPPROTO_TCP, (struct in_addr){ htonl(0x0a000202) }, 5555,
 				       (struct in_addr){ htonl(0x0a000202) }));
-	g_assert_false(selfports_blocks((struct in_addr){ htonl(0xcb00710a) }, 5555,
+	g_assert_false(selfports_blocks(IPPROTO_TCP, (struct in_addr){ htonl(0xcb00710a) }, 5555,
+					(struct in_addr){ htonl(0x0a000202) }));
+	g_assert_false(selfports_blocks(IPPROTO_UDP, (struct in_addr){ htonl(0x0a000202) }, 5555,
 					(struct in_addr){ htonl(0x0a000202) }));
 	rig_up(&r, false);
 	port_input(&r.vm->port, f, syn_to(f, 0x0a000202, 5555));
@@ -313,8 +315,8 @@ static void test_selfport_refused(void)
 	g_assert_cmpuint(r.last->data[ETH_HLEN + 9], ==, IPPROTO_TCP_);
 	g_assert_cmpuint(r.last->data[ETH_HLEN + IP4_HLEN + 13] & 0x04, ==, 0x04);	/* RST */
 	rig_down(&r);
-	selfports_del((struct sockaddr *)&sin);
-	g_assert_false(selfports_blocks((struct in_addr){ htonl(0x0a000202) }, 5555,
+	selfports_del((struct sockaddr *)&sin, IPPROTO_TCP);
+	g_assert_false(selfports_blocks(IPPROTO_TCP, (struct in_addr){ htonl(0x0a000202) }, 5555,
 					(struct in_addr){ htonl(0x0a000202) }));
 }
 

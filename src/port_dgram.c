@@ -1,0 +1,248 @@
+/* port_dgram.c - QEMU -netdev dgram peers.
+ *
+ * One bound datagram socket serves them all: each datagram is one frame,
+ * and each address that sends becomes a port, so the switch tells VMs apart
+ * as it does stream clients. A port sends with sendto() at once; a full
+ * socket buffer drops the frame (counted), as a datagram link does.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vmnetd/error.h"
+#include "vmnetd/port_dgram.h"
+
+#define DGRAM_FRAME_MAX		65535	/* what QEMU's dgram netdev sends at most */
+#define DGRAM_MIN_FRAME		60	/* padded towards QEMU, as on the stream */
+#define DGRAM_IDLE_CHECK_NS	(60 * 1000 * 1000 * 1000LL)
+
+struct dgram_server {
+	struct loop *loop;
+	struct endpoint ep;
+	struct endpoint_file file;
+	char *name;
+	int fd;
+	struct loop_watch watch;
+	struct loop_timer *idle;
+	GHashTable *peers;		/* GBytes (the address) -> struct dgram_port * */
+	unsigned next_peer;
+	dgram_attach_fn attach;
+	void *opaque;
+};
+
+struct dgram_port {
+	struct port port;		/* first: the port layer sees only this */
+	struct dgram_server *srv;	/* NULL once the server is gone */
+	GBytes *key;
+	struct sockaddr_storage addr;
+	socklen_t len;
+	int64_t last_rx;
+};
+
+static enum port_verdict dgram_deliver(struct port *p, const uint8_t *frame, size_t len)
+{
+	struct dgram_port *dp = (struct dgram_port *)p;
+	uint8_t padded[DGRAM_MIN_FRAME];
+
+	if (!dp->srv)
+		return PORT_DROPPED;
+	if (len < DGRAM_MIN_FRAME) {
+		memset(padded, 0, sizeof(padded));
+		memcpy(padded, frame, len);
+		frame = padded;
+		len = sizeof(padded);
+	}
+	if (sendto(dp->srv->fd, frame, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+		   (struct sockaddr *)&dp->addr, dp->len) >= 0)
+		return PORT_QUEUED;
+	/* A unix peer whose socket is gone will not come back at that path. */
+	if (errno == ECONNREFUSED || errno == ENOENT)
+		port_close(p, "its socket is gone");
+	return PORT_DROPPED;
+}
+
+static void dgram_close(struct port *p)
+{
+	struct dgram_port *dp = (struct dgram_port *)p;
+
+	if (dp->srv)
+		g_hash_table_remove(dp->srv->peers, dp->key);
+	dp->srv = NULL;
+}
+
+static void dgram_destroy(struct port *p)
+{
+	g_bytes_unref(((struct dgram_port *)p)->key);
+}
+
+static const struct port_ops dgram_ops = {
+	.kind = "dgram",
+	.deliver = dgram_deliver,
+	.close = dgram_close,
+	.destroy = dgram_destroy,
+};
+
+struct port *port_dgram_new(struct port_set *set, struct dgram_server *srv,
+			    const struct sockaddr *addr, socklen_t len, char *name)
+{
+	struct dgram_port *dp = g_new0(struct dgram_port, 1);
+
+	port_init(&dp->port, &dgram_ops, name);
+	dp->port.max_frame = DGRAM_FRAME_MAX;
+	dp->srv = srv;
+	memcpy(&dp->addr, addr, len);
+	dp->len = len;
+	dp->key = g_bytes_new(addr, len);
+	dp->last_rx = loop_now(srv->loop);
+	if (!port_attach(set, &dp->port, -1, 0, NULL))
+		return NULL;
+	g_hash_table_insert(srv->peers, g_bytes_ref(dp->key), dp);
+	g_message("%s: connected", name);
+	return &dp->port;
+}
+
+/* "dgram:udp:127.0.0.1:5557 peer 2 (127.0.0.1:40102)" */
+static char *peer_name(struct dgram_server *srv, const struct sockaddr_storage *ss)
+{
+	char host[INET6_ADDRSTRLEN] = "";
+	unsigned id = ++srv->next_peer;
+
+	if (ss->ss_family == AF_UNIX)
+		return g_strdup_printf("%s peer %u (%s)", srv->name, id,
+				       ((const struct sockaddr_un *)ss)->sun_path);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		return g_strdup_printf("%s peer %u (%s:%u)", srv->name, id, host,
+				       ntohs(sin->sin_port));
+	}
+	inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, host, sizeof(host));
+	return g_strdup_printf("%s peer %u ([%s]:%u)", srv->name, id, host,
+			       ntohs(((const struct sockaddr_in6 *)ss)->sin6_port));
+}
+
+/* The port for a datagram from @ss, made on its first one; NULL: ignored. */
+static struct dgram_port *peer_of(struct dgram_server *srv, const struct sockaddr_storage *ss,
+				  socklen_t len)
+{
+	g_autoptr(GBytes) key = g_bytes_new(ss, len);
+	struct dgram_port *dp = g_hash_table_lookup(srv->peers, key);
+
+	if (dp)
+		return dp;
+	/* An unbound unix sender cannot be answered. */
+	if (ss->ss_family == AF_UNIX && len <= offsetof(struct sockaddr_un, sun_path) + 1)
+		return NULL;
+	return (struct dgram_port *)srv->attach(srv->opaque, srv, (const struct sockaddr *)ss,
+						len, peer_name(srv, ss));
+}
+
+static void on_readable(void *opaque, uint32_t events)
+{
+	struct dgram_server *srv = opaque;
+	static uint8_t buf[DGRAM_FRAME_MAX + 1];	/* one thread; used before the next read */
+
+	(void)events;
+	for (int i = 0; i < DGRAM_READ_BATCH && srv->fd >= 0; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		ssize_t n = recvfrom(srv->fd, buf, sizeof(buf), MSG_DONTWAIT,
+				     (struct sockaddr *)&ss, &len);
+		struct dgram_port *dp;
+
+		if (n < 0)
+			return;
+		dp = n <= DGRAM_FRAME_MAX ? peer_of(srv, &ss, len) : NULL;
+		if (!dp)
+			continue;
+		dp->last_rx = loop_now(srv->loop);
+		port_input(&dp->port, buf, (size_t)n);
+	}
+}
+
+static void collect_idle(gpointer key, gpointer value, gpointer opaque)
+{
+	struct dgram_port *dp = value;
+	GPtrArray *idle = opaque;
+
+	(void)key;
+	if (loop_now(dp->srv->loop) - dp->last_rx > DGRAM_UDP_IDLE_NS)
+		g_ptr_array_add(idle, dp);
+}
+
+static void on_idle_check(void *opaque)
+{
+	struct dgram_server *srv = opaque;
+	g_autoptr(GPtrArray) idle = g_ptr_array_new();
+
+	g_hash_table_foreach(srv->peers, collect_idle, idle);
+	for (guint i = 0; i < idle->len; i++)
+		port_close(g_ptr_array_index(idle, i), "silent for 10 minutes");
+	loop_timer_arm(srv->idle, loop_now(srv->loop) + DGRAM_IDLE_CHECK_NS);
+}
+
+struct dgram_server *dgram_server_new(struct loop *l, const struct endpoint *ep,
+				      const struct socket_perms *perms, dgram_attach_fn attach,
+				      void *opaque, GError **err)
+{
+	struct dgram_server *srv = g_new0(struct dgram_server, 1);
+
+	srv->loop = l;
+	endpoint_copy(&srv->ep, ep);
+	srv->name = endpoint_to_string(ep);
+	srv->attach = attach;
+	srv->opaque = opaque;
+	srv->peers = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
+					   (GDestroyNotify)g_bytes_unref, NULL);
+	srv->idle = loop_timer_new(l, on_idle_check, srv);
+	srv->fd = endpoint_listen(ep, perms, &srv->file, err);
+	if (srv->fd < 0 || !loop_watch_add(l, &srv->watch, srv->fd, EPOLLIN, on_readable, srv,
+					   err)) {
+		dgram_server_free(srv);
+		return NULL;
+	}
+	if (ep->type == ENDPOINT_TCP)
+		loop_timer_arm(srv->idle, loop_now(l) + DGRAM_IDLE_CHECK_NS);
+	g_message("listening on %s", srv->name);
+	return srv;
+}
+
+const char *dgram_server_name(const struct dgram_server *srv)
+{
+	return srv->name;
+}
+
+static void server_destroy(void *ptr)
+{
+	struct dgram_server *srv = ptr;
+
+	g_hash_table_destroy(srv->peers);
+	endpoint_clear(&srv->ep);
+	g_free(srv->name);
+	g_free(srv);
+}
+
+void dgram_server_free(struct dgram_server *srv)
+{
+	GList *ports;
+
+	if (!srv)
+		return;
+	ports = g_hash_table_get_values(srv->peers);
+	for (GList *it = ports; it; it = it->next)
+		port_close(it->data, "its socket closed");
+	g_list_free(ports);
+	if (srv->fd >= 0) {
+		loop_watch_del(srv->loop, &srv->watch);
+		close(srv->fd);
+		srv->fd = -1;
+	}
+	loop_timer_free(srv->idle);
+	endpoint_unlink_own(&srv->ep, &srv->file);
+	loop_defer_free(srv->loop, server_destroy, srv);
+}
