@@ -282,6 +282,10 @@ static bool parse_guestfwd(struct nat_config *c, const char *what, const char *v
 	fwd.port = port;
 	if (!endpoint_parse(dash + 1, target, &fwd.target, err))
 		return false;
+	if (fwd.target.dgram) {
+		endpoint_clear(&fwd.target);
+		goto syntax;
+	}
 	fwd.spec = g_strdup(val);
 	g_array_append_val(c->guestfwds, fwd);
 	return true;

@@ -393,7 +393,8 @@ static const struct {
 	{ { .network = { "a,port-macs=4097" } },
 	  "network a port-macs=4097: must be a number from 1 to 4096" },
 	{ { .network = { "a,listen=udp:1" } },
-	  "network a listen udp:1: expected unix:PATH or tcp:[HOST:]PORT" },
+	  "network a listen udp:1: expected unix:PATH, tcp:[HOST:]PORT, dgram:unix:PATH or "
+	  "dgram:udp:[HOST:]PORT" },
 	{ { .network = { "a,lease-file=" } }, "network a lease-file=: must not be empty" },
 
 	/* NAT */
@@ -512,7 +513,8 @@ static const struct {
 	  "network b connect unix:/q: bound to two networks (a and b)" },
 	{ { .network = { "a", "b,net=10.0.3.0/24,listen=unix:" SOCKET_DIR "/a.sock" } },
 	  "network a default socket unix:" SOCKET_DIR "/a.sock: bound to two networks (b and a)" },
-	{ { .listen = { "udp:1" } }, "--listen udp:1: expected unix:PATH or tcp:[HOST:]PORT" },
+	{ { .listen = { "udp:1" } }, "--listen udp:1: expected unix:PATH, tcp:[HOST:]PORT, "
+	  "dgram:unix:PATH or dgram:udp:[HOST:]PORT" },
 	{ { .listen = { "tcp:127.0.0.1:0" } },
 	  "--listen tcp:127.0.0.1:0: port must be a number from 1 to 65535" },
 	{ { .connect = { "tcp:host:99999" } },
@@ -600,7 +602,8 @@ static void test_config_file_refused(void)
 	file_refused("[lab]\nmode=vde\n", &none,
 		     "%s: network lab mode=vde: expected nat or hostonly");
 	file_refused("[lab]\nlisten=\n", &none,
-		     "%s: network lab listen : expected unix:PATH or tcp:[HOST:]PORT");
+		     "%s: network lab listen : expected unix:PATH, tcp:[HOST:]PORT, "
+		     "dgram:unix:PATH or dgram:udp:[HOST:]PORT");
 	file_refused("[a.b]\nmode=nat\n", &none,
 		     "%s: network a.b: a network name is 1 to 15 characters from A-Z a-z 0-9 _ -");
 	file_refused("[a]\n[b]\nmode=hostonly\nnet=10.0.2.128/25\n", &none,

@@ -162,7 +162,8 @@ static const struct {
 	{ "hostfwd=tcp::22-10.0.2.15:x", "guest port must be 1 to 65535" },
 	{ "hostfwd=tcp::22-10.9.9.9:22", "guest address not inside net=" },
 	{ "guestfwd=tcp:10.0.2.100:80", "expected tcp:IP:PORT-tcp:HOST:PORT" },
-	{ "guestfwd=tcp:10.0.2.100:80-file:/x", "expected unix:PATH or tcp:[HOST:]PORT" },
+	{ "guestfwd=tcp:10.0.2.100:80-file:/x",
+	  "expected unix:PATH, tcp:[HOST:]PORT, dgram:unix:PATH or dgram:udp:[HOST:]PORT" },
 	{ "guestfwd=tcp:10.0.9.100:80-tcp:127.0.0.1:80", "address not inside net=" },
 	{ "guestfwd=tcp:10.0.2.2:80-tcp:127.0.0.1:80", "not the host or DNS address" },
 	{ "guestfwd=tcp:10.0.2.100:0-tcp:127.0.0.1:80", "port must be 1 to 65535" },
@@ -219,7 +220,8 @@ static void test_endpoints(void)
 	g_clear_error(&err);
 	g_assert_false(endpoint_parse("udp:1", "--connect", &ep, &err));
 	g_assert_cmpstr(err->message, ==,
-			"--connect udp:1: expected unix:PATH or tcp:[HOST:]PORT");
+			"--connect udp:1: expected unix:PATH, tcp:[HOST:]PORT, "
+			"dgram:unix:PATH or dgram:udp:[HOST:]PORT");
 	g_clear_error(&err);
 	g_assert_false(endpoint_parse("unix:", "--listen", &ep, &err));
 	g_assert_cmpstr(err->message, ==, "--listen unix:: the socket path is empty");
