@@ -941,6 +941,31 @@ static bool finish_hostonly(struct hostonly_config *ho, const char *what, GError
 	       netopt_finish_hostfwds(what, ho->hostfwds, ho->net, ho->mask, ho->pool_start, err);
 }
 
+/* A dgram:udp peer's frames are datagrams of at most 65507 bytes (UDP
+ * over IPv4): the network's MTU must fit, less the Ethernet header. The
+ * default MTU (65520) is lowered to fit; another one that does not is an
+ * error. */
+static bool fit_dgram_udp(struct net_config *n, GError **err)
+{
+	bool udp = false;
+
+	for (guint i = 0; i < n->listen->len; i++) {
+		const struct endpoint *ep = &g_array_index(n->listen, struct endpoint, i);
+
+		udp |= ep->dgram && ep->type == ENDPOINT_TCP;
+	}
+	if (!udp || n->mtu <= NET_DGRAM_UDP_MTU_MAX)
+		return true;
+	if (n->mtu != NAT_MTU_DEFAULT) {
+		vmnetd_set_error(err, "network %s mtu=%u: a dgram:udp peer's frames are UDP "
+				 "datagrams of at most 65507 bytes: mtu= may be %d at most", n->name,
+				 n->mtu, NET_DGRAM_UDP_MTU_MAX);
+		return false;
+	}
+	n->mtu = n->nat.mtu = NET_DGRAM_UDP_MTU_MAX;
+	return true;
+}
+
 static bool finish_network(struct net_config *n, const char *what, GError **err)
 {
 	if ((guint64)n->port_macs * n->max_ports > NET_FDB_BUDGET) {
@@ -1063,6 +1088,9 @@ static bool load(struct loader *ld, const struct config_args *a, GError **err)
 			return false;
 	for (char **s = a->fds; s && *s; s++)
 		if (!fd_arg(ld, *s, err))
+			return false;
+	for (guint i = 0; i < nets->len; i++)
+		if (!fit_dgram_udp(g_ptr_array_index(nets, i), err))
 			return false;
 	for (char **s = a->netns; s && *s; s++)
 		if (!netns_arg(ld, a, *s, err))

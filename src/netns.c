@@ -63,13 +63,15 @@ static char *userns_path(const struct netns_target *t)
 	return g_steal_pointer(&theirs);
 }
 
-static bool open_ns(const char *path, int *fd, GError **err)
+static bool open_ns(const struct netns_target *t, const char *path, int *fd, GError **err)
 {
 	*fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (*fd >= 0)
 		return true;
-	vmnetd_set_error(err, "%s: %s", path,
-			 errno == ENOENT ? "no such process or namespace" : g_strerror(errno));
+	vmnetd_set_error(err, "--netns %s: %s: %s%s", t->target, path,
+			 errno == ENOENT ? "no such process or namespace" : g_strerror(errno),
+			 errno == EACCES || errno == EPERM ? " (the process is another user's: run "
+			 "as its user, or as root)" : "");
 	return false;
 }
 
@@ -214,8 +216,8 @@ int netns_open_tap(const struct netns_target *t, GError **err)
 	int userns = -1, netns = -1, sv[2], fd = -1;
 	pid_t child;
 
-	if (!valid_target(t, err) || (user && !open_ns(user, &userns, err)) ||
-	    !open_ns(net, &netns, err))
+	if (!valid_target(t, err) || (user && !open_ns(t, user, &userns, err)) ||
+	    !open_ns(t, net, &netns, err))
 		goto out;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		vmnetd_set_error(err, "socketpair: %s", g_strerror(errno));

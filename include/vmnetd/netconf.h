@@ -22,6 +22,9 @@
  * room for the uplink's own, so a full table never keeps a newcomer out. */
 #define NET_FDB_BUDGET		4032
 #define HOSTONLY_LEASE_TIME_DEFAULT 3600	/* seconds, as VMware's vmnet DHCP */
+/* A UDP datagram over IPv4 carries 65507 bytes, a frame's Ethernet header
+ * takes 14: the MTU of a network QEMU joins with dgram:udp. */
+#define NET_DGRAM_UDP_MTU_MAX	(65507 - 14)
 
 enum net_mode { NET_MODE_NAT, NET_MODE_HOSTONLY };
 
