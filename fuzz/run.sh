@@ -15,7 +15,7 @@ secs=${1:-60}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(stream_parser switch dhcp_server dns frame uplink_hostonly
-                                     netconf netopts fraglimit portsec tftp_guard)
+                                     netconf netopts fraglimit portsec tftp_guard api)
 dir=build-fuzz
 
 # Longest input per target: room for one maximal message plus a few more,
@@ -32,6 +32,7 @@ declare -A max_len=(
     [fraglimit]=4096		# a few fragments of a datagram, from a few sources
     [portsec]=2048		# a few ARP, IPv4 and IPv6 frames from a few ports
     [tftp_guard]=1024		# one request: a name of up to 512 bytes and its options
+    [api]=4096			# a few request lines: a forward's is ~150 bytes
 )
 
 # One JSON line per target, in the shape of meson's testlog.json, so
