@@ -238,8 +238,9 @@ static struct forwards *pick_forwards(struct request *rq, GError **err)
 	struct forwards *f = net ? network_forwards(net) : NULL;
 
 	if (net && !f)
-		vmnetd_set_error(err, "network %s has no port forwards (with host-iface= the "
-				 "host's own stack answers)", network_name(net));
+		vmnetd_set_error(err, "network %s has no port forwards (bridged, or host-only with "
+				 "host-iface=: the LAN or the host's own stack answers)",
+				 network_name(net));
 	return f;
 }
 

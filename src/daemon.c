@@ -212,6 +212,8 @@ static guint find_config(GPtrArray *cfgs, const char *name)
 
 static GArray *hostfwds_of(const struct net_config *nc)
 {
+	if (nc->mode == NET_MODE_BRIDGED)
+		return NULL;
 	return nc->mode == NET_MODE_HOSTONLY ? nc->ho.hostfwds : nc->nat.hostfwds;
 }
 

@@ -397,13 +397,17 @@ static void share_flow_budget(struct vmnetd_config *cfg)
 		((struct net_config *)g_ptr_array_index(cfg->networks, i))->flow_budget = budget;
 }
 
-/* Only a TAP (host-iface=) needs a capability after set-up. */
+/* Only a TAP made at run time (host-iface=, bridge=, macvtap=) needs a
+ * capability after set-up. */
 static bool needs_net_admin(const struct vmnetd_config *cfg)
 {
 	for (guint i = 0; i < cfg->networks->len; i++) {
 		const struct net_config *nc = g_ptr_array_index(cfg->networks, i);
 
 		if (nc->mode == NET_MODE_HOSTONLY && nc->ho.host_iface)
+			return true;
+		/* A TAP or macvtap made again after its bridge or NIC came back. */
+		if (nc->mode == NET_MODE_BRIDGED && !nc->br.tap)
 			return true;
 	}
 	return false;

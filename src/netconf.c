@@ -112,6 +112,10 @@ void net_config_free(void *p)
 	struct net_config *n = p;
 
 	g_string_free(n->fingerprint, TRUE);
+	g_free(n->br.tap);
+	g_free(n->br.bridge);
+	g_free(n->br.macvtap);
+	g_free(n->br.acl);
 	g_array_free(n->fds, TRUE);
 	g_array_free(n->netns, TRUE);
 	g_free(n->name);
@@ -207,13 +211,19 @@ static bool parse_mode(const char *what, const char *val, enum net_mode *mode, G
 		*mode = NET_MODE_HOSTONLY;
 		return true;
 	}
-	vmnetd_set_error(err, "%s mode=%s: expected nat or hostonly", what, val);
+	if (!strcmp(val, "bridged")) {
+		*mode = NET_MODE_BRIDGED;
+		return true;
+	}
+	vmnetd_set_error(err, "%s mode=%s: expected nat, hostonly or bridged", what, val);
 	return false;
 }
 
 const char *net_mode_name(enum net_mode mode)
 {
-	return mode == NET_MODE_NAT ? "nat" : "hostonly";
+	static const char *const names[] = { "nat", "hostonly", "bridged" };
+
+	return names[mode];
 }
 
 /* ---- Sockets: each address belongs to exactly one network ---- */
@@ -579,11 +589,30 @@ static bool key_dhcp(struct net_config *n, const char *what, const char *key, co
 }
 
 /* The key of one mode only; NETOPT_KEY_UNKNOWN when that mode has no such key. */
+/* tap=, bridge=, macvtap=, bridge-acl= of a bridged network. */
+static enum netopt_key bridged_key(struct bridged_config *br, const char *what, const char *key,
+				   const char *val, GError **err)
+{
+	char **field = !strcmp(key, "tap") ? &br->tap : !strcmp(key, "bridge") ? &br->bridge :
+		       !strcmp(key, "macvtap") ? &br->macvtap :
+		       !strcmp(key, "bridge-acl") ? &br->acl : NULL;
+
+	if (!field)
+		return NETOPT_KEY_UNKNOWN;
+	if (strcmp(key, "bridge-acl") && !is_iface_name(val)) {
+		vmnetd_set_error(err, "%s %s=%s: not an interface name", what, key, val);
+		return NETOPT_KEY_BAD;
+	}
+	return netopt_set_string(what, key, val, field, err) ? NETOPT_KEY_OK : NETOPT_KEY_BAD;
+}
+
 static enum netopt_key mode_key(struct net_config *n, const char *what, const char *key,
 				const char *val, GError **err)
 {
 	hostonly_key_fn *parse;
 
+	if (n->mode == NET_MODE_BRIDGED)
+		return bridged_key(&n->br, what, key, val, err);
 	if (n->mode == NET_MODE_NAT) {
 		if (!strcmp(key, "dhcp"))
 			return key_dhcp(n, what, key, val, err) ? NETOPT_KEY_OK : NETOPT_KEY_BAD;
@@ -595,11 +624,20 @@ static enum netopt_key mode_key(struct net_config *n, const char *what, const ch
 	return parse(&n->ho, what, key, val, err) ? NETOPT_KEY_OK : NETOPT_KEY_BAD;
 }
 
+static bool bridged_has(const char *key)
+{
+	static const char *const keys[] = { "tap", "bridge", "macvtap", "bridge-acl", NULL };
+
+	return g_strv_contains(keys, key);
+}
+
 static bool other_mode_has(enum net_mode mode, const char *key)
 {
-	if (mode == NET_MODE_NAT)
-		return find_hostonly_key(key) != NULL;
-	return nat_config_has_key(key) || !strcmp(key, "dhcp");
+	bool nat = nat_config_has_key(key) || !strcmp(key, "dhcp");
+	bool ho = find_hostonly_key(key) != NULL;
+
+	return (mode != NET_MODE_NAT && nat) || (mode != NET_MODE_HOSTONLY && ho) ||
+	       (mode != NET_MODE_BRIDGED && bridged_has(key));
 }
 
 static bool apply_key(struct loader *ld, struct net_config *n, const char *what,
@@ -966,6 +1004,27 @@ static bool fit_dgram_udp(struct net_config *n, GError **err)
 	return true;
 }
 
+/* Exactly one device; the rest is found on the host at start. */
+static bool finish_bridged(struct net_config *n, const char *what, GError **err)
+{
+	struct bridged_config *br = &n->br;
+	int given = !!br->tap + !!br->bridge + !!br->macvtap;
+
+	if (given != 1) {
+		vmnetd_set_error(err, "%s: mode=bridged needs one of tap=, bridge= or macvtap=%s",
+				 what, given ? " (only one)" : "");
+		return false;
+	}
+	if (n->mtu != NAT_MTU_DEFAULT || n->lease_file) {
+		vmnetd_set_error(err, "%s: %s is not for mode=bridged (the MTU is the device's; "
+				 "leases are the LAN's)", what, n->lease_file ? "lease-file=" : "mtu=");
+		return false;
+	}
+	if (!br->acl)
+		br->acl = g_strdup(BRIDGE_ACL_DEFAULT);
+	return true;
+}
+
 static bool finish_network(struct net_config *n, const char *what, GError **err)
 {
 	if ((guint64)n->port_macs * n->max_ports > NET_FDB_BUDGET) {
@@ -976,6 +1035,8 @@ static bool finish_network(struct net_config *n, const char *what, GError **err)
 	}
 	if (n->mode == NET_MODE_HOSTONLY)
 		return finish_hostonly(&n->ho, what, err);
+	if (n->mode == NET_MODE_BRIDGED)
+		return finish_bridged(n, what, err);
 	if (n->lease_file && !n->dhcp_vmnetd) {
 		vmnetd_set_error(err, "%s lease-file=%s: needs dhcp=vmnetd (libslirp's DHCP "
 				 "server keeps no state)", what, n->lease_file);
@@ -990,7 +1051,8 @@ static bool finish_network(struct net_config *n, const char *what, GError **err)
 /* The IPv4 subnet a network's VMs live in; false when it has none (NAT ipv4=off). */
 static bool subnet_of(const struct net_config *n, struct in_addr *net, struct in_addr *mask)
 {
-	if (n->mode == NET_MODE_NAT && !n->nat.ipv4)
+	/* A bridged network's addresses are the LAN's, not ours to check. */
+	if ((n->mode == NET_MODE_NAT && !n->nat.ipv4) || n->mode == NET_MODE_BRIDGED)
 		return false;
 	*net = n->mode == NET_MODE_NAT ? n->nat.net : n->ho.net;
 	*mask = n->mode == NET_MODE_NAT ? n->nat.mask : n->ho.mask;

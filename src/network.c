@@ -19,6 +19,7 @@
 #include "vmnetd/port_tap.h"
 #include "vmnetd/portsec.h"
 #include "vmnetd/selfports.h"
+#include "vmnetd/uplink_bridged.h"
 #include "vmnetd/uplink_hostonly.h"
 #include "vmnetd/uplink_nat.h"
 
@@ -45,6 +46,7 @@ struct network {
 	unsigned mtu;
 	char *subnet, *gateway;		/* "10.0.2.0/24", "10.0.2.2" */
 	struct forwards *forwards;	/* NULL: the uplink has none */
+	struct port *bridged;		/* the bridged uplink, whose device has the MTU */
 	struct in_addr net4, mask4, gw4;	/* its IPv4 subnet and uplink address */
 	GPtrArray *netns_watches;	/* struct netns_watch: --netns processes */
 	GPtrArray *netns_ports;		/* struct netns_port, owned */
@@ -133,7 +135,10 @@ static bool add_uplink(struct network *net, const struct net_config *cfg, const 
 {
 	struct port *up;
 
-	if (cfg->mode == NET_MODE_HOSTONLY) {
+	if (cfg->mode == NET_MODE_BRIDGED) {
+		up = uplink_bridged_new(net->ports, cfg, what, err);
+		net->bridged = up;
+	} else if (cfg->mode == NET_MODE_HOSTONLY) {
 		up = uplink_hostonly_new(net->ports, cfg, net->leases, what, err);
 		net->forwards = up ? uplink_hostonly_forwards(up) : NULL;
 	} else {
@@ -145,6 +150,11 @@ static bool add_uplink(struct network *net, const struct net_config *cfg, const 
 
 static void describe_addresses(struct network *net, const struct net_config *cfg)
 {
+	if (cfg->mode == NET_MODE_BRIDGED) {	/* the LAN's addresses, not ours */
+		net->subnet = g_strdup("");
+		net->gateway = g_strdup("");
+		return;
+	}
 	bool ho = cfg->mode == NET_MODE_HOSTONLY;
 	struct in_addr gw = ho ? cfg->ho.host : cfg->nat.host;
 	char buf[INET_ADDRSTRLEN];
@@ -304,6 +314,12 @@ bool network_attach_netns(struct network *net, const struct netns_config *nc, GE
 	struct netns_watch *w = NULL;
 	int fd;
 
+	if (nc->configure && net->mode == NET_MODE_BRIDGED) {
+		vmnetd_set_error(err, "--netns %s --configure: network %s is bridged: its "
+				 "addresses are the LAN's (leave --configure out)", nc->target,
+				 net->name);
+		return false;
+	}
 	netns_target_of(net, nc, &t);
 	fd = netns_open_tap(&t, err);
 	if (fd < 0)
@@ -506,7 +522,7 @@ enum net_mode network_mode(const struct network *net)
 
 unsigned network_mtu(const struct network *net)
 {
-	return net->mtu;
+	return net->bridged ? uplink_bridged_mtu(net->bridged) : net->mtu;
 }
 
 const char *network_subnet(const struct network *net)

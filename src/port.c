@@ -54,11 +54,20 @@ static void port_free(void *ptr)
 	g_free(p);
 }
 
-/* Always readable (see may_pause); writable only while a backlog waits. */
+/* Readable unless a source that may pause waits on a congested port (then
+ * its input waits in the kernel); writable only while a backlog waits. */
 static void update_events(struct port *p)
 {
+	bool paused = p->may_pause && p->blocked_on;
+
 	loop_watch_mod(p->set->loop, &p->watch,
-		       EPOLLIN | (txring_used(&p->tx) ? EPOLLOUT : 0));
+		       (paused ? 0 : EPOLLIN) | (txring_used(&p->tx) ? EPOLLOUT : 0));
+}
+
+void port_refresh_events(struct port *p)
+{
+	if (p->fd >= 0 && !p->closed)
+		update_events(p);
 }
 
 /* What of a backlog comes from the network's shared pool. */
@@ -200,6 +209,32 @@ bool port_attach(struct port_set *set, struct port *p, int fd, size_t queue_size
 		return false;
 	}
 	return true;
+}
+
+void port_fd_detach(struct port *p)
+{
+	size_t used = txring_used(&p->tx);
+
+	if (p->fd < 0)
+		return;
+	loop_watch_del(p->set->loop, &p->watch);
+	close(p->fd);
+	p->fd = -1;
+	p->set->queued -= pooled(used);
+	txring_consume(&p->tx, used);
+	p->backlog = 0;
+}
+
+bool port_fd_attach(struct port *p, int fd, GError **err)
+{
+	p->fd = fd;
+	if (loop_watch_add(p->set->loop, &p->watch, fd, EPOLLIN, on_events, p, err)) {
+		port_refresh_events(p);
+		return true;
+	}
+	close(fd);
+	p->fd = -1;
+	return false;
 }
 
 void port_on_close(struct port *p, port_closed_fn fn, void *opaque)

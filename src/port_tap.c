@@ -75,20 +75,27 @@ bool tap_configure(const char *ifname, const uint8_t mac[6], unsigned mtu, struc
 	return ok;
 }
 
-void tap_read(struct port *p)
+int tap_read_batch(struct port *p)
 {
 	static uint8_t buf[TAP_FRAME_MAX];	/* one thread; consumed before the next read */
 
-	for (int i = 0; i < TAP_READ_BATCH && !p->closed; i++) {
+	/* A port that may pause stops as soon as a destination is congested. */
+	for (int i = 0; i < TAP_READ_BATCH && !p->closed && !p->blocked_on; i++) {
 		ssize_t n = read(p->fd, buf, sizeof(buf));
 
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				port_close(p, g_strerror(errno));
-			return;
-		}
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : errno;
 		port_input(p, buf, n);
 	}
+	return 0;
+}
+
+void tap_read(struct port *p)
+{
+	int e = tap_read_batch(p);
+
+	if (e)
+		port_close(p, g_strerror(e));
 }
 
 bool tap_flush(struct port *p)

@@ -3,6 +3,8 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdint.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <sys/prctl.h>
@@ -172,7 +174,9 @@ bool privs_drop(const char *user, const char *group, bool keep_net_admin, GError
  * files (openat), and a SIGHUP reload binds sockets again as at start
  * (umask, lchown or fchownat for --socket-group; prlimit64 below); the pid
  * file goes at exit
- * (getpid). */
+ * (getpid). A bridged network checks its bridge each second and makes its
+ * device again (access, readlink in sysfs; mknodat for a macvtap's node
+ * where no udev runs). */
 static const char *const loop_calls[] = {
 	"epoll_wait", "epoll_pwait", "epoll_ctl", "poll", "ppoll",
 	"read", "write", "readv", "writev", "lseek",
@@ -184,6 +188,7 @@ static const char *const loop_calls[] = {
 	"mmap", "munmap", "mremap", "mprotect", "brk", "madvise",
 	"clock_gettime", "getrandom", "futex",
 	"getuid", "geteuid", "getgid", "getegid", "getpid", "umask", "lchown", "fchownat",
+	"access", "faccessat", "faccessat2", "mknodat",
 	"rt_sigprocmask", "rt_sigreturn", "signalfd4",
 	"exit", "exit_group",
 };
@@ -202,8 +207,14 @@ static const char *const exec_calls[] = {
 };
 
 /* ioctls after set-up: bytes waiting on a socket (libslirp), non-blocking
- * mode, and glib's logging asking whether stderr is a terminal. */
-static const unsigned long loop_ioctls[] = { FIONREAD, FIONBIO, TCGETS };
+ * mode, and glib's logging asking whether stderr is a terminal; and what a
+ * bridged network calls to make its TAP again once its bridge is back
+ * (each needs CAP_NET_ADMIN to change anything). */
+static const unsigned long loop_ioctls[] = {
+	FIONREAD, FIONBIO, TCGETS,
+	SIOCGIFINDEX, SIOCGIFMTU, SIOCSIFMTU, SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCBRADDIF,
+	TUNSETIFF, TUNGETIFF,
+};
 
 /* A reload reads the descriptor limit (prlimit64 with no new limit) to
  * share the flow budget among the networks. */

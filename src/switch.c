@@ -230,6 +230,8 @@ void switch_input(struct vswitch *sw, struct port *in, const uint8_t *frame, siz
 	if (in->may_pause && port_is_congested(e->port, now_ns)) {
 		in->blocked_on = e->port;
 		e->port->holding = true;
+		if (in->fd >= 0)	/* a TAP: its input waits in the kernel */
+			port_refresh_events(in);
 	}
 }
 
@@ -241,8 +243,10 @@ bool switch_resume_waiting(struct vswitch *sw, int64_t now_ns)
 	for (guint i = 0; i < n; i++) {
 		struct port *p = g_ptr_array_index(sw->ports, i);
 
-		if (p->blocked_on && !port_is_congested(p->blocked_on, now_ns))
+		if (p->blocked_on && !port_is_congested(p->blocked_on, now_ns)) {
 			p->blocked_on = NULL;
+			port_refresh_events(p);
+		}
 	}
 	/* Who holds whom, afresh: a port spends its hold budget only while
 	 * some source still waits on it. */

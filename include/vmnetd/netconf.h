@@ -26,7 +26,10 @@
  * takes 14: the MTU of a network QEMU joins with dgram:udp. */
 #define NET_DGRAM_UDP_MTU_MAX	(65507 - 14)
 
-enum net_mode { NET_MODE_NAT, NET_MODE_HOSTONLY };
+enum net_mode { NET_MODE_NAT, NET_MODE_HOSTONLY, NET_MODE_BRIDGED };
+
+/* Which bridges bridge= may use, as QEMU's bridge helper has it. */
+#define BRIDGE_ACL_DEFAULT	"/etc/vmnetd/bridge.conf"
 
 /* "nat", "hostonly": as mode= takes it. */
 const char *net_mode_name(enum net_mode mode);
@@ -63,6 +66,14 @@ struct netns_config {
 /* GArray clear function for struct netns_config. */
 void netns_config_clear(void *p);
 
+/* Bridged: VMs on the LAN through one host device; nothing served. */
+struct bridged_config {
+	char *tap;			/* tap=: an existing TAP to open */
+	char *bridge;			/* bridge=: a Linux bridge to put a new TAP on */
+	char *macvtap;			/* macvtap=: a NIC to put a new macvtap on */
+	char *acl;			/* bridge-acl=: BRIDGE_ACL_DEFAULT unless given */
+};
+
 struct net_config {
 	char *name;
 	enum net_mode mode;
@@ -75,6 +86,7 @@ struct net_config {
 	char *lease_file;		/* lease-file=: DHCP state file; NULL: memory only */
 	struct nat_config nat;		/* mode NAT: libslirp's settings */
 	struct hostonly_config ho;	/* mode host-only */
+	struct bridged_config br;	/* mode bridged */
 	GArray *listen;			/* struct endpoint: sockets bound to this network */
 	GArray *connect;		/* struct endpoint */
 	GArray *fds;			/* int: --fd, connected stream sockets handed over */

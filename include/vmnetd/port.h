@@ -146,6 +146,17 @@ void port_init(struct port *p, const struct port_ops *ops, char *name);
  * with the port closed, if the descriptor cannot be watched. */
 bool port_attach(struct port_set *set, struct port *p, int fd, size_t queue_size,
 		 GError **err);
+/* A descriptor-backed port whose device went away keeps its place in the
+ * switch without one: the watch goes, the descriptor closes, what was
+ * queued is dropped. Its deliver op must refuse frames meanwhile. */
+void port_fd_detach(struct port *p);
+/* Gives a detached port (one attached with a queue) descriptor @fd again
+ * (taken, even on failure). */
+bool port_fd_attach(struct port *p, int fd, GError **err);
+/* A port that may pause reads nothing while it waits (blocked_on); call
+ * when that changes, so its watch follows. */
+void port_refresh_events(struct port *p);
+
 /* Call @fn (once) when the port goes, for whatever reason. */
 void port_on_close(struct port *p, port_closed_fn fn, void *opaque);
 /* Detach from switch and set, close the descriptor, free the port after the

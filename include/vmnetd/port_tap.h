@@ -26,7 +26,11 @@ bool tap_configure(const char *ifname, const uint8_t mac[6], unsigned mtu, struc
  * it cannot be watched (the descriptor is closed then). */
 struct port *port_tap_new(struct port_set *set, int fd, char *name, unsigned mtu);
 
-/* Port ops for a TAP-backed port: read frames into the switch, write the queue. */
+/* Reads up to TAP_READ_BATCH frames into the switch (fewer once the port
+ * waits on a congested one); 0, or the errno of a device that failed. */
+int tap_read_batch(struct port *p);
+/* Port ops for a TAP-backed port: read frames into the switch (closing the
+ * port if the device fails), write the queue. */
 void tap_read(struct port *p);
 bool tap_flush(struct port *p);
 
