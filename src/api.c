@@ -131,6 +131,15 @@ static void answer(struct api_client *c, const char *req, size_t len)
 	}
 }
 
+/* A line over the limit: said, then the connection ends (what follows in
+ * it cannot be told from the rest of that line). */
+static void too_long(struct api_client *c)
+{
+	reply_error(c, "request too long (the limit is 65536 bytes a line)");
+	c->close_when_sent = true;
+	g_byte_array_set_size(c->in, 0);
+}
+
 /* Answer the next complete line, if there is one; true if it did. */
 static bool answer_line(struct api_client *c)
 {
@@ -140,6 +149,10 @@ static bool answer_line(struct api_client *c)
 	if (!nl)
 		return false;
 	len = (size_t)(nl - c->in->data);
+	if (len > API_REQUEST_MAX) {	/* its newline came in the same read as its excess */
+		too_long(c);
+		return true;
+	}
 	*nl = 0;
 	if (len)	/* an empty line asks nothing */
 		answer(c, (const char *)c->in->data, len);
@@ -147,18 +160,24 @@ static bool answer_line(struct api_client *c)
 	return true;
 }
 
+/* One descriptor per request is kept (the latest); any other that came
+ * along is closed, so none can pile up in the daemon. */
 static void keep_passed_fd(struct api_client *c, struct msghdr *msg)
 {
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
-		int fd;
+		size_t n;
 
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
-		    cm->cmsg_len < CMSG_LEN(sizeof(int)))
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
-		memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
-		if (c->passed_fd >= 0)
-			close(c->passed_fd);
-		c->passed_fd = fd;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (c->passed_fd >= 0)
+				close(c->passed_fd);
+			c->passed_fd = fd;
+		}
 	}
 }
 
@@ -186,10 +205,8 @@ static void serve(struct api_client *c)
 	while (!c->out->len && answer_line(c))
 		if (!send_pending(c))
 			return;
-	if (!c->out->len && c->in->len > API_REQUEST_MAX) {
-		reply_error(c, "request too long (the limit is 65536 bytes a line)");
-		c->close_when_sent = true;
-	}
+	if (!c->out->len && c->in->len > API_REQUEST_MAX)
+		too_long(c);
 	send_pending(c);
 }
 

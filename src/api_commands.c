@@ -20,9 +20,9 @@
 #include "vmnetd/mac.h"
 #include "vmnetd/network.h"
 
-/* Deeper nesting than any request needs; json-glib's parser recurses, so a
- * request of 64 KiB of '[' must not reach it. */
-#define API_MAX_DEPTH 32
+/* More arrays and objects than any request has (a forward: 2); json-glib's
+ * parser recurses, so a request of 64 KiB of '[' must not reach it. */
+#define API_MAX_DEPTH 64
 
 struct request {
 	struct api_ctx *ctx;
@@ -587,10 +587,11 @@ static bool cmd_stats(struct request *rq, GError **err)
 /* The capture file: the descriptor the client passed (opened with its own
  * rights), or, for a client of the daemon's own uid, the file it names,
  * created anew and never through a symlink. */
-static int capture_file(struct request *rq, const char *file, GError **err)
+static int capture_file(struct request *rq, const char *file, bool *created, GError **err)
 {
 	int fd = *rq->fd;
 
+	*created = false;
 	if (fd >= 0) {
 		*rq->fd = -1;
 		return fd;
@@ -603,6 +604,7 @@ static int capture_file(struct request *rq, const char *file, GError **err)
 	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		vmnetd_set_error(err, "%s: %s", file, g_strerror(errno));
+	*created = fd >= 0;
 	return fd;
 }
 
@@ -611,15 +613,25 @@ static bool cmd_capture_start(struct request *rq, GError **err)
 	struct network *net = pick_network(rq, err);
 	const char *file;
 	unsigned port = 0, snaplen = CAPTURE_SNAPLEN_DEFAULT;
+	bool created;
 	int fd;
 
 	if (!net || !arg_required_string(rq, "file", &file, err) ||
 	    !arg_uint(rq, "port", false, G_MAXUINT, &port, err) ||
 	    !arg_uint(rq, "snaplen", false, CAPTURE_SNAPLEN_MAX, &snaplen, err))
 		return false;
-	fd = capture_file(rq, file, err);
-	if (fd < 0 || !network_capture_start(net, fd, port, snaplen, err))
+	if (!snaplen) {
+		vmnetd_set_error(err, "snaplen must be 1 to %u", CAPTURE_SNAPLEN_MAX);
 		return false;
+	}
+	fd = capture_file(rq, file, &created, err);
+	if (fd < 0)
+		return false;
+	if (!network_capture_start(net, fd, port, snaplen, err)) {
+		if (created)	/* ours, and nothing in it: no litter */
+			unlink(file);
+		return false;
+	}
 	empty_object(rq->b);
 	return true;
 }
@@ -699,27 +711,17 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
-/* Whether brackets nest deeper than @max outside strings. */
+/* Whether @s opens more than @max arrays and objects. Counting every '['
+ * and '{', in strings and comments too, bounds the nesting whatever
+ * json-glib accepts as a string or comment (single quotes, C comments):
+ * no reading of the text can hide a level from it. */
 static bool too_deep(const char *s, size_t len, unsigned max)
 {
-	unsigned depth = 0;
-	bool in_string = false;
+	unsigned opened = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		if (in_string) {
-			if (s[i] == '\\')
-				i++;
-			else if (s[i] == '"')
-				in_string = false;
-		} else if (s[i] == '"') {
-			in_string = true;
-		} else if (s[i] == '[' || s[i] == '{') {
-			if (++depth > max)
-				return true;
-		} else if ((s[i] == ']' || s[i] == '}') && depth) {
-			depth--;
-		}
-	}
+	for (size_t i = 0; i < len; i++)
+		if ((s[i] == '[' || s[i] == '{') && ++opened > max)
+			return true;
 	return false;
 }
 

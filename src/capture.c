@@ -34,9 +34,48 @@ struct capture {
 	uint32_t snaplen;
 	uint8_t *buf;
 	size_t used;
+	size_t first_rec;	/* where the first whole record starts in buf; what is
+				 * before it is the rest of one partly written */
+	uint32_t cut_orig_len;	/* that record's frame length */
 	bool failed;
 	struct capture_stats stats;
 };
+
+static struct pcap_record_header record_at(const struct capture *c, size_t at)
+{
+	struct pcap_record_header r;
+
+	memcpy(&r, c->buf + at, sizeof(r));
+	return r;
+}
+
+static size_t record_len(const struct capture *c, size_t at)
+{
+	return sizeof(struct pcap_record_header) + record_at(c, at).incl_len;
+}
+
+/* @n bytes went out: find where the first whole record now starts, and
+ * note the size of one the write cut in two. */
+static void advance(struct capture *c, size_t n)
+{
+	size_t at = c->first_rec, prev = at;
+
+	while (at < n) {
+		prev = at;
+		at += record_len(c, at);
+	}
+	if (at > n)
+		c->cut_orig_len = record_at(c, prev).orig_len;
+	c->first_rec = at - n;
+}
+
+/* A record in the buffer at capture_free() never reached the file whole. */
+static void unwritten(struct capture *c, uint32_t orig_len)
+{
+	c->stats.frames--;
+	c->stats.bytes -= orig_len;
+	c->stats.dropped++;
+}
 
 /* Write out what the buffer holds; what the file cannot take now stays. */
 static void flush(struct capture *c)
@@ -54,6 +93,7 @@ static void flush(struct capture *c)
 			c->failed = true;
 			return;
 		}
+		advance(c, (size_t)n);
 		memmove(c->buf, c->buf + n, c->used - (size_t)n);
 		c->used -= (size_t)n;
 	}
@@ -90,6 +130,7 @@ struct capture *capture_new(struct loop *l, int fd, uint32_t snaplen, GError **e
 			       .buf = g_malloc(CAPTURE_BUFFER) };
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	append(c, &h, sizeof(h));
+	c->first_rec = sizeof(h);	/* the file header is no record */
 	flush(c);
 	if (c->failed || c->used) {
 		vmnetd_set_error(err, "cannot write the capture file");
@@ -135,8 +176,13 @@ void capture_free(struct capture *c, struct capture_stats *st)
 		return;
 	if (c->flush_hook)
 		loop_del_hook(c->loop, c->flush_hook);
-	/* The last records, as far as the file takes them without waiting. */
+	/* The last records, as far as the file takes them without waiting;
+	 * those it did not take were not written after all. */
 	flush(c);
+	if (c->first_rec && c->used)
+		unwritten(c, c->cut_orig_len);
+	for (size_t at = c->first_rec; at < c->used; at += record_len(c, at))
+		unwritten(c, record_at(c, at).orig_len);
 	if (st)
 		*st = c->stats;
 	close(c->fd);

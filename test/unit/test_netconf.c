@@ -367,7 +367,22 @@ static const struct {
 				 "A-Z a-z 0-9 _ -" },
 	{ { .network = { "mode=nat,net=10.0.0.0/8" } },
 	  "--network mode=nat,net=10.0.0.0/8: the name comes first: --network NAME,mode=..." },
-	{ { .network = { "a,mode=bridge" } }, "network a mode=bridge: expected nat or hostonly" },
+	{ { .network = { "a,mode=bridge" } },
+	  "network a mode=bridge: expected nat, hostonly or bridged" },
+	/* Bridged: one device, the rest is the LAN's. */
+	{ { .network = { "lan,mode=bridged" } },
+	  "network lan: mode=bridged needs one of tap=, bridge= or macvtap=" },
+	{ { .network = { "lan,mode=bridged,tap=t0,bridge=br0" } },
+	  "network lan: mode=bridged needs one of tap=, bridge= or macvtap= (only one)" },
+	{ { .network = { "lan,mode=bridged,bridge=br0,mtu=9000" } },
+	  "network lan: mtu= is not for mode=bridged (the MTU is the device's; leases are the "
+	  "LAN's)" },
+	{ { .network = { "lan,mode=bridged,bridge=br/0" } },
+	  "network lan bridge=br/0: not an interface name" },
+	{ { .network = { "lan,mode=bridged,bridge=br0,hostfwd=tcp::1-:2" } },
+	  "network lan: key 'hostfwd' is not for mode bridged" },
+	{ { .network = { "lab,mode=hostonly,bridge=br0" } },
+	  "network lab: key 'bridge' is not for mode hostonly" },
 	{ { .network = { "a,frob=1" } }, "network a: unknown key 'frob'" },
 	{ { .network = { "a,mode=hostonly,frob=1" } }, "network a: unknown key 'frob'" },
 	{ { .network = { "lab,mode=hostonly,tftp=/srv" } },
@@ -600,7 +615,7 @@ static void test_config_file_refused(void)
 	file_refused("[lab]\nmtu=70000\n", &none,
 		     "%s: network lab mtu=70000: must be a number from 68 to 65521");
 	file_refused("[lab]\nmode=vde\n", &none,
-		     "%s: network lab mode=vde: expected nat or hostonly");
+		     "%s: network lab mode=vde: expected nat, hostonly or bridged");
 	file_refused("[lab]\nlisten=\n", &none,
 		     "%s: network lab listen : expected unix:PATH, tcp:[HOST:]PORT, "
 		     "dgram:unix:PATH or dgram:udp:[HOST:]PORT");
