@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libslirp-dev
-          libcap-ng-dev libseccomp-dev
+          libcap-ng-dev libseccomp-dev libjson-glib-dev libsystemd-dev libnl-route-3-dev
           qemu-system-x86 dnsmasq-base busybox-static iproute2 iputils-ping
-          python3 cpio kmod linux-image-cloud-amd64 isc-dhcp-client tcpdump)
+          python3 cpio kmod linux-image-cloud-amd64 isc-dhcp-client tcpdump
+          slirp4netns bash-completion util-linux)
 # FUZZ=1: the libFuzzer targets too (fuzz/run.sh), FUZZ_SECONDS each.
 [ "${FUZZ:-0}" != 1 ] || PACKAGES+=(clang libclang-rt-14-dev)
 
