@@ -93,15 +93,16 @@ static bool arg_int(struct request *rq, const char *name, bool required, gint64 
 	return true;
 }
 
-static bool arg_uint(struct request *rq, const char *name, bool required, guint64 max,
-		     unsigned *out, GError **err)
+static bool arg_uint(struct request *rq, const char *name, bool required, guint64 min,
+		     guint64 max, unsigned *out, GError **err)
 {
 	gint64 v = *out;
 
 	if (!arg_int(rq, name, required, &v, err))
 		return false;
-	if (v < 0 || (guint64)v > max) {
-		vmnetd_set_error(err, "%s must be 0 to %" G_GUINT64_FORMAT, name, max);
+	if (v < (gint64)min || (guint64)v > max) {
+		vmnetd_set_error(err, "%s must be %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT,
+				 name, min, max);
 		return false;
 	}
 	*out = (unsigned)v;
@@ -299,7 +300,7 @@ static bool cmd_remove_hostfwd(struct request *rq, GError **err)
 	struct forwards *f = pick_forwards(rq, err);
 	unsigned id = 0;
 
-	if (!f || !arg_uint(rq, "id", true, G_MAXUINT, &id, err) ||
+	if (!f || !arg_uint(rq, "id", true, 0, G_MAXUINT, &id, err) ||
 	    !forwards_remove(f, id, err))
 		return false;
 	empty_object(rq->b);
@@ -617,13 +618,9 @@ static bool cmd_capture_start(struct request *rq, GError **err)
 	int fd;
 
 	if (!net || !arg_required_string(rq, "file", &file, err) ||
-	    !arg_uint(rq, "port", false, G_MAXUINT, &port, err) ||
-	    !arg_uint(rq, "snaplen", false, CAPTURE_SNAPLEN_MAX, &snaplen, err))
+	    !arg_uint(rq, "port", false, 0, G_MAXUINT, &port, err) ||
+	    !arg_uint(rq, "snaplen", false, 1, CAPTURE_SNAPLEN_MAX, &snaplen, err))
 		return false;
-	if (!snaplen) {
-		vmnetd_set_error(err, "snaplen must be 1 to %u", CAPTURE_SNAPLEN_MAX);
-		return false;
-	}
 	fd = capture_file(rq, file, &created, err);
 	if (fd < 0)
 		return false;
@@ -657,7 +654,7 @@ static bool cmd_disconnect_port(struct request *rq, GError **err)
 	unsigned id = 0;
 	struct port *p;
 
-	if (!net || !arg_uint(rq, "id", true, G_MAXUINT, &id, err))
+	if (!net || !arg_uint(rq, "id", true, 0, G_MAXUINT, &id, err))
 		return false;
 	p = network_find_port(net, id);
 	if (!p || p->uplink) {

@@ -921,7 +921,7 @@ static void test_capture(void)
 				&fd, &other_peer, "capture_start: file must be a string", false);
 		expect_error_fd(&x.ctx, "{\"execute\":\"capture_start\",\"arguments\":{\"file\":\"x\","
 				"\"snaplen\":262145}}", &fd, &other_peer,
-				"capture_start: snaplen must be 0 to 262144", false);
+				"capture_start: snaplen must be 1 to 262144", false);
 		expect_error_fd(&x.ctx, "{\"execute\":\"capture_start\",\"arguments\":{\"file\":\"x\","
 				"\"port\":-1}}", &fd, &other_peer,
 				"capture_start: port must be 0 to 4294967295", false);
