@@ -543,8 +543,10 @@ static int run(struct options *o)
 	l = loop_new();
 	if (!watch_signals(&sg, l, &err))
 		goto out;
-	if (o->exit_fd >= 0 && !(ew = supervise_watch_exit_fd(l, o->exit_fd, on_exit_fd, l, &err)))
+	if (o->exit_fd >= 0 && !(ew = supervise_watch_end(l, o->exit_fd, on_exit_fd, l, &err))) {
+		g_prefix_error(&err, "--exit-fd %d: ", o->exit_fd);
 		goto out;
+	}
 	if (!start(o, &rs, &cfg, l, passed, &d, &err))
 		goto out;
 	rl.d = d;

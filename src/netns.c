@@ -16,7 +16,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -247,49 +246,18 @@ out:
 	return fd;
 }
 
-struct netns_watch {
-	struct loop *loop;
-	struct loop_watch watch;
+int netns_pidfd(const char *target, GError **err)
+{
+	guint64 pid;
 	int fd;
-	void (*fn)(void *opaque);
-	void *opaque;
-};
 
-static void on_process_exit(void *opaque, uint32_t events)
-{
-	struct netns_watch *w = opaque;
-
-	(void)events;
-	loop_watch_del(w->loop, &w->watch);
-	w->fn(w->opaque);
-}
-
-struct netns_watch *netns_watch_pid(struct loop *l, pid_t pid, void (*fn)(void *opaque),
-				    void *opaque, GError **err)
-{
-	struct netns_watch *w;
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-
-	if (fd < 0) {
-		vmnetd_set_error(err, "--netns %d: cannot watch the process: %s", (int)pid,
+	if (!g_ascii_string_to_unsigned(target, 10, 1, G_MAXINT32, &pid, NULL)) {
+		vmnetd_set_error(err, "--netns %s: not a process id", target);
+		return -1;
+	}
+	fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	if (fd < 0)
+		vmnetd_set_error(err, "--netns %s: cannot watch the process: %s", target,
 				 g_strerror(errno));
-		return NULL;
-	}
-	w = g_new0(struct netns_watch, 1);
-	*w = (struct netns_watch){ .loop = l, .fd = fd, .fn = fn, .opaque = opaque };
-	if (!loop_watch_add(l, &w->watch, fd, EPOLLIN, on_process_exit, w, err)) {
-		close(fd);
-		g_free(w);
-		return NULL;
-	}
-	return w;
-}
-
-void netns_watch_free(struct netns_watch *w)
-{
-	if (!w)
-		return;
-	loop_watch_del(w->loop, &w->watch);
-	close(w->fd);
-	g_free(w);
+	return fd;
 }

@@ -19,6 +19,7 @@
 #include "vmnetd/port_tap.h"
 #include "vmnetd/portsec.h"
 #include "vmnetd/selfports.h"
+#include "vmnetd/supervise.h"
 #include "vmnetd/uplink_bridged.h"
 #include "vmnetd/uplink_hostonly.h"
 #include "vmnetd/uplink_nat.h"
@@ -48,7 +49,7 @@ struct network {
 	struct forwards *forwards;	/* NULL: the uplink has none */
 	struct port *bridged;		/* the bridged uplink, whose device has the MTU */
 	struct in_addr net4, mask4, gw4;	/* its IPv4 subnet and uplink address */
-	GPtrArray *netns_watches;	/* struct netns_watch: --netns processes */
+	GPtrArray *netns_watches;	/* struct exit_watch: --netns processes */
 	GPtrArray *netns_ports;		/* struct netns_port, owned */
 	bool freeing;			/* network_free() runs: its ports close */
 	struct capture *capture;	/* NULL: not capturing */
@@ -186,7 +187,8 @@ struct network *network_new(struct loop *l, const struct net_config *cfg, const 
 	net->connectors = g_ptr_array_new_with_free_func((GDestroyNotify)connector_free);
 	net->dgram_servers = g_ptr_array_new_with_free_func((GDestroyNotify)dgram_server_free);
 	net->selfports = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
-	net->netns_watches = g_ptr_array_new_with_free_func((GDestroyNotify)netns_watch_free);
+	net->netns_watches = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)supervise_exit_watch_free);
 	net->netns_ports = g_ptr_array_new_with_free_func(g_free);
 	net->ageing = loop_timer_new(l, on_ageing, net);
 	loop_timer_arm(net->ageing, loop_now(l) + SWITCH_AGEING_NS);
@@ -219,7 +221,10 @@ static bool room_for_port(struct network *net, const char *name)
 	return false;
 }
 
-struct port *network_attach_stream(struct network *net, int fd, char *name)
+/* A VM's port of descriptor @fd made by @make, if the network has room;
+ * @fd and @name are taken either way. */
+static struct port *attach_vm(struct network *net, int fd, char *name,
+			      struct port *(*make)(struct network *net, int fd, char *name))
 {
 	struct port *p;
 
@@ -228,25 +233,30 @@ struct port *network_attach_stream(struct network *net, int fd, char *name)
 		g_free(name);
 		return NULL;
 	}
-	p = port_stream_new(net->ports, fd, name);
+	p = make(net, fd, name);
 	if (p)
 		p->fdb_max = net->port_macs;
 	return p;
 }
 
+static struct port *make_stream(struct network *net, int fd, char *name)
+{
+	return port_stream_new(net->ports, fd, name);
+}
+
+static struct port *make_tap(struct network *net, int fd, char *name)
+{
+	return port_tap_new(net->ports, fd, name, net->mtu);
+}
+
+struct port *network_attach_stream(struct network *net, int fd, char *name)
+{
+	return attach_vm(net, fd, name, make_stream);
+}
+
 struct port *network_attach_tap(struct network *net, int fd, char *name)
 {
-	struct port *p;
-
-	if (!room_for_port(net, name)) {
-		close(fd);
-		g_free(name);
-		return NULL;
-	}
-	p = port_tap_new(net->ports, fd, name, net->mtu);
-	if (p)
-		p->fdb_max = net->port_macs;
-	return p;
+	return attach_vm(net, fd, name, make_tap);
 }
 
 /* A namespace's TAP: its process gone, the port goes (and, for a daemon
@@ -311,7 +321,8 @@ bool network_attach_netns(struct network *net, const struct netns_config *nc, GE
 {
 	struct netns_target t;
 	struct netns_port *np;
-	struct netns_watch *w = NULL;
+	struct exit_watch *w = NULL;
+	int pidfd;
 	int fd;
 
 	if (nc->configure && net->mode == NET_MODE_BRIDGED) {
@@ -326,8 +337,9 @@ bool network_attach_netns(struct network *net, const struct netns_config *nc, GE
 		return false;
 	np = g_new0(struct netns_port, 1);
 	*np = (struct netns_port){ .net = net, .exit_with = nc->exit_with };
-	if (!nc->is_path && !(w = netns_watch_pid(net->loop, atoi(nc->target),
-						   netns_process_gone, np, err))) {
+	if (!nc->is_path && ((pidfd = netns_pidfd(nc->target, err)) < 0 ||
+			     !(w = supervise_watch_end(net->loop, pidfd, netns_process_gone, np,
+						       err)))) {
 		close(fd);
 		g_free(np);
 		return false;
@@ -336,7 +348,7 @@ bool network_attach_netns(struct network *net, const struct netns_config *nc, GE
 								 nc->target, nc->ifname));
 	if (!np->port) {
 		vmnetd_set_error(err, "--netns %s: no room for its port", nc->target);
-		netns_watch_free(w);
+		supervise_exit_watch_free(w);
 		g_free(np);
 		return false;
 	}

@@ -119,7 +119,8 @@ static void on_exit_fd(void *opaque, uint32_t events)
 	char buf[64];
 	ssize_t n = read(w->fd, buf, sizeof(buf));
 
-	/* Only the end counts: what the parent writes is not ours to read. */
+	/* Only the end counts: what the parent writes is not ours to read. A
+	 * pidfd cannot be read at all: readable, it has ended. */
 	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
 		if (!(events & (EPOLLHUP | EPOLLERR)))
 			return;
@@ -127,8 +128,8 @@ static void on_exit_fd(void *opaque, uint32_t events)
 	w->fn(w->opaque);
 }
 
-struct exit_watch *supervise_watch_exit_fd(struct loop *l, int fd, void (*fn)(void *opaque),
-					   void *opaque, GError **err)
+struct exit_watch *supervise_watch_end(struct loop *l, int fd, void (*fn)(void *opaque),
+				       void *opaque, GError **err)
 {
 	struct exit_watch *w = g_new0(struct exit_watch, 1);
 
@@ -136,7 +137,7 @@ struct exit_watch *supervise_watch_exit_fd(struct loop *l, int fd, void (*fn)(vo
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	if (!loop_watch_add(l, &w->watch, fd, EPOLLIN, on_exit_fd, w, err)) {
-		g_prefix_error(err, "--exit-fd %d: ", fd);
+		close(fd);
 		g_free(w);
 		return NULL;
 	}

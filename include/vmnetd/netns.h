@@ -1,6 +1,6 @@
 /* netns.h - a TAP inside another network namespace (a container's or a
  * sandbox's), opened there by a short-lived child and handed back, and a
- * watch on the process that keeps that namespace alive. */
+ * pidfd of the process that keeps that namespace alive. */
 #ifndef VMNETD_NETNS_H
 #define VMNETD_NETNS_H
 
@@ -32,10 +32,8 @@ struct netns_target {
  * TAP unavailable or busy. */
 int netns_open_tap(const struct netns_target *t, GError **err);
 
-struct netns_watch;
-/* Calls @fn once process @pid has exited (pidfd). NULL with @err. */
-struct netns_watch *netns_watch_pid(struct loop *l, pid_t pid, void (*fn)(void *opaque),
-				    void *opaque, GError **err);
-void netns_watch_free(struct netns_watch *w);
+/* A pidfd of process @target (a pid), readable once it has exited, for
+ * supervise_watch_end(); -1 with @err. */
+int netns_pidfd(const char *target, GError **err);
 
 #endif

@@ -36,9 +36,11 @@ void supervise_reloading(bool reloading);
 void supervise_stopping(void);
 
 struct exit_watch;
-/* Calls @fn once the other end of @fd closes (--exit-fd). */
-struct exit_watch *supervise_watch_exit_fd(struct loop *l, int fd, void (*fn)(void *opaque),
-					   void *opaque, GError **err);
+/* Calls @fn once @fd ends: the other end of a pipe or socket closes
+ * (--exit-fd), a pidfd's process exits (--netns). @fd is taken, even on
+ * failure. */
+struct exit_watch *supervise_watch_end(struct loop *l, int fd, void (*fn)(void *opaque),
+				       void *opaque, GError **err);
 void supervise_exit_watch_free(struct exit_watch *w);
 
 #endif
