@@ -244,7 +244,9 @@ static char *macvtap_name(void)
 	}
 }
 
-/* A macvtap through rtnetlink: kind macvtap, on @lower, bridge mode. */
+/* A macvtap through rtnetlink: kind macvtap, on @lower, passthru mode:
+ * it takes the NIC over (promiscuous), so frames for every VM behind the
+ * switch reach it, not only those for its own MAC (bridge mode's rule). */
 static bool macvtap_add(const char *lower, char **name, GError **err)
 {
 	struct nl_sock *sk = nl_socket_alloc();
@@ -255,7 +257,7 @@ static bool macvtap_add(const char *lower, char **name, GError **err)
 	if (!rc) {
 		rtnl_link_set_link(link, (int)if_nametoindex(lower));
 		rtnl_link_set_name(link, *name);
-		rtnl_link_macvtap_set_mode(link, MACVLAN_MODE_BRIDGE);
+		rtnl_link_macvtap_set_mode(link, MACVLAN_MODE_PASSTHRU);
 		rc = rtnl_link_add(sk, link, NLM_F_CREATE | NLM_F_EXCL);
 	}
 	if (rc < 0) {

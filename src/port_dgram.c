@@ -28,6 +28,7 @@ struct dgram_server {
 	int fd;
 	struct loop_watch watch;
 	struct loop_timer *idle;
+	struct loop_timer *reap;	/* closes the peers found gone */
 	GHashTable *peers;		/* GBytes (the address) -> struct dgram_port * */
 	unsigned next_peer;
 	dgram_attach_fn attach;
@@ -41,6 +42,7 @@ struct dgram_port {
 	struct sockaddr_storage addr;
 	socklen_t len;
 	int64_t last_rx;
+	bool gone;			/* its socket is gone: closed by the reaper */
 };
 
 static enum port_verdict dgram_deliver(struct port *p, const uint8_t *frame, size_t len)
@@ -48,7 +50,7 @@ static enum port_verdict dgram_deliver(struct port *p, const uint8_t *frame, siz
 	struct dgram_port *dp = (struct dgram_port *)p;
 	uint8_t padded[DGRAM_MIN_FRAME];
 
-	if (!dp->srv)
+	if (!dp->srv || dp->gone)
 		return PORT_DROPPED;
 	if (len < DGRAM_MIN_FRAME) {
 		memset(padded, 0, sizeof(padded));
@@ -59,9 +61,12 @@ static enum port_verdict dgram_deliver(struct port *p, const uint8_t *frame, siz
 	if (sendto(dp->srv->fd, frame, len, MSG_DONTWAIT | MSG_NOSIGNAL,
 		   (struct sockaddr *)&dp->addr, dp->len) >= 0)
 		return PORT_QUEUED;
-	/* A unix peer whose socket is gone will not come back at that path. */
-	if (errno == ECONNREFUSED || errno == ENOENT)
-		port_close(p, "its socket is gone");
+	/* A unix peer whose socket is gone will not come back at that path;
+	 * closed after this iteration, as a deliver op closes nothing. */
+	if (errno == ECONNREFUSED || errno == ENOENT || errno == ENOTCONN) {
+		dp->gone = true;
+		loop_timer_arm(dp->srv->reap, loop_now(dp->srv->loop));
+	}
 	return PORT_DROPPED;
 }
 
@@ -175,6 +180,23 @@ static void collect_idle(gpointer key, gpointer value, gpointer opaque)
 		g_ptr_array_add(idle, dp);
 }
 
+static void collect_gone(gpointer key, gpointer value, gpointer opaque)
+{
+	(void)key;
+	if (((struct dgram_port *)value)->gone)
+		g_ptr_array_add(opaque, value);
+}
+
+static void on_reap(void *opaque)
+{
+	struct dgram_server *srv = opaque;
+	g_autoptr(GPtrArray) gone = g_ptr_array_new();
+
+	g_hash_table_foreach(srv->peers, collect_gone, gone);
+	for (guint i = 0; i < gone->len; i++)
+		port_close(g_ptr_array_index(gone, i), "its socket is gone");
+}
+
 static void on_idle_check(void *opaque)
 {
 	struct dgram_server *srv = opaque;
@@ -200,6 +222,7 @@ struct dgram_server *dgram_server_new(struct loop *l, const struct endpoint *ep,
 	srv->peers = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
 					   (GDestroyNotify)g_bytes_unref, NULL);
 	srv->idle = loop_timer_new(l, on_idle_check, srv);
+	srv->reap = loop_timer_new(l, on_reap, srv);
 	srv->fd = endpoint_listen(ep, perms, &srv->file, err);
 	if (srv->fd < 0 || !loop_watch_add(l, &srv->watch, srv->fd, EPOLLIN, on_readable, srv,
 					   err)) {
@@ -243,6 +266,7 @@ void dgram_server_free(struct dgram_server *srv)
 		srv->fd = -1;
 	}
 	loop_timer_free(srv->idle);
+	loop_timer_free(srv->reap);
 	endpoint_unlink_own(&srv->ep, &srv->file);
 	loop_defer_free(srv->loop, server_destroy, srv);
 }

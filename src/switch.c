@@ -170,10 +170,15 @@ static void learn(struct vswitch *sw, struct port *in, const uint8_t mac[6], int
 
 static void flood(struct vswitch *sw, struct port *in, const uint8_t *frame, size_t len)
 {
+	guint n = sw->ports->len;
+
 	sw->stats.flooded++;
-	for (guint i = 0; i < sw->ports->len; i++) {
+	for (guint i = 0; i < n && i < sw->ports->len; i++) {
 		struct port *out = g_ptr_array_index(sw->ports, i);
 
+		/* Deliver ops close nothing (port.h); should one, its
+		 * neighbours would shift and one of them miss this frame,
+		 * never a freed port be used. */
 		if (out != in)
 			port_deliver(out, frame, len);
 	}
@@ -188,6 +193,20 @@ static struct fdb_entry *fresh_entry(struct vswitch *sw, const uint8_t mac[6], i
 	if (!e || (!e->is_static && now_ns - e->last_seen_ns > sw->ageing_ns))
 		return NULL;
 	return e;
+}
+
+/* @e may not outlive a delivery (a port that closes takes its entries);
+ * @out does, until the iteration ends. */
+static void deliver_unicast(struct port *in, struct port *out, const uint8_t *frame,
+			    size_t len, int64_t now_ns)
+{
+	port_deliver(out, frame, len);
+	if (in->may_pause && !out->closed && port_is_congested(out, now_ns)) {
+		in->blocked_on = out;
+		out->holding = true;
+		if (in->fd >= 0)	/* a TAP: its input waits in the kernel */
+			port_refresh_events(in);
+	}
 }
 
 void switch_input(struct vswitch *sw, struct port *in, const uint8_t *frame, size_t len,
@@ -226,13 +245,7 @@ void switch_input(struct vswitch *sw, struct port *in, const uint8_t *frame, siz
 		sw->stats.hairpin_drops++;
 		return;
 	}
-	port_deliver(e->port, frame, len);
-	if (in->may_pause && port_is_congested(e->port, now_ns)) {
-		in->blocked_on = e->port;
-		e->port->holding = true;
-		if (in->fd >= 0)	/* a TAP: its input waits in the kernel */
-			port_refresh_events(in);
-	}
+	deliver_unicast(in, e->port, frame, len, now_ns);
 }
 
 bool switch_resume_waiting(struct vswitch *sw, int64_t now_ns)

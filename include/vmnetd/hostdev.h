@@ -29,7 +29,7 @@ int hostdev_tap_on_bridge(const char *bridge, const char *acl, char **name, unsi
 /* Whether TAP @tap still sits on @bridge (both exist, one on the other). */
 bool hostdev_on_bridge(const char *tap, const char *bridge);
 
-/* Creates a macvtap (bridge mode) on NIC @lower, named *@name on return,
+/* Creates a macvtap (passthru mode: it takes the NIC over) on NIC @lower, named *@name on return,
  * opens its character device without the virtio-net header and brings it
  * up; *@mtu is its MTU. -1 with @err. */
 int hostdev_macvtap_new(const char *lower, char **name, unsigned *mtu, GError **err);

@@ -31,7 +31,8 @@ enum port_verdict {
 struct port_ops {
 	const char *kind;
 	/* Take one frame now, never keeping the pointer. NULL: queue it for
-	 * the descriptor (port_queue()). */
+	 * the descriptor (port_queue()). It runs inside the switch's delivery
+	 * loop: it must close no port, its own included (defer it). */
 	enum port_verdict (*deliver)(struct port *p, const uint8_t *frame, size_t len);
 	/* The descriptor is readable: read and port_input() each frame. */
 	void (*read)(struct port *p);
