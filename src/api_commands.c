@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -588,6 +590,47 @@ static bool cmd_stats(struct request *rq, GError **err)
 /* The capture file: the descriptor the client passed (opened with its own
  * rights), or, for a client of the daemon's own uid, the file it names,
  * created anew and never through a symlink. */
+/* Network file systems whose writes may wait on a server (or a FUSE
+ * process, the client itself): the loop must never block on a write. */
+static bool remote_fs(long type)
+{
+	static const long types[] = {
+		0x65735546,	/* FUSE */
+		0x6969,		/* NFS */
+		0xFF534D42,	/* CIFS */
+		0xFE534D42,	/* SMB2 */
+		0x517B,		/* SMB */
+		0x01021997,	/* 9P */
+		0x00C36400,	/* CEPH */
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(types); i++)
+		if (type == types[i])
+			return true;
+	return false;
+}
+
+/* A capture goes to a regular file on a local file system only: a pipe or
+ * socket the client shares could be made blocking again under us, and a
+ * remote file system can stall a write; either would stop every VM. */
+static bool capture_target_ok(int fd, GError **err)
+{
+	struct stat st;
+	struct statfs sfs;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		vmnetd_set_error(err, "the capture file must be a regular file (not a pipe, "
+				 "socket or device)");
+		return false;
+	}
+	if (fstatfs(fd, &sfs) == 0 && remote_fs((long)sfs.f_type)) {
+		vmnetd_set_error(err, "the capture file must be on a local file system "
+				 "(a network or FUSE file system could stall the daemon)");
+		return false;
+	}
+	return true;
+}
+
 static int capture_file(struct request *rq, const char *file, bool *created, GError **err)
 {
 	int fd = *rq->fd;
@@ -595,6 +638,10 @@ static int capture_file(struct request *rq, const char *file, bool *created, GEr
 	*created = false;
 	if (fd >= 0) {
 		*rq->fd = -1;
+		if (!capture_target_ok(fd, err)) {
+			close(fd);
+			return -1;
+		}
 		return fd;
 	}
 	if (!rq->peer->same_uid) {
@@ -603,9 +650,17 @@ static int capture_file(struct request *rq, const char *file, bool *created, GEr
 		return -1;
 	}
 	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd < 0) {
 		vmnetd_set_error(err, "%s: %s", file, g_strerror(errno));
-	*created = fd >= 0;
+		return -1;
+	}
+	*created = true;
+	if (!capture_target_ok(fd, err)) {
+		close(fd);
+		unlink(file);
+		*created = false;
+		return -1;
+	}
 	return fd;
 }
 
@@ -621,6 +676,12 @@ static bool cmd_capture_start(struct request *rq, GError **err)
 	    !arg_uint(rq, "port", false, 0, G_MAXUINT, &port, err) ||
 	    !arg_uint(rq, "snaplen", false, 1, CAPTURE_SNAPLEN_MAX, &snaplen, err))
 		return false;
+	/* Every check that needs no file comes first: no file is made for a
+	 * request that fails anyway. */
+	if (port && !network_find_port(net, port)) {
+		vmnetd_set_error(err, "network %s has no port %u", network_name(net), port);
+		return false;
+	}
 	fd = capture_file(rq, file, &created, err);
 	if (fd < 0)
 		return false;

@@ -806,6 +806,20 @@ static bool read_exactly(int fd, void *buf, size_t len)
 	return true;
 }
 
+/* A capture's target, read back as it is written: a regular file (the
+ * daemon takes no pipe) opened twice. */
+static int capture_pipe(int p[2])
+{
+	g_autofree char *name = NULL;
+
+	p[1] = g_file_open_tmp("vmnetd-cap-XXXXXX", &name, NULL);
+	g_assert_cmpint(p[1], >=, 0);
+	p[0] = open(name, O_RDONLY);
+	g_assert_cmpint(p[0], >=, 0);
+	unlink(name);
+	return 0;
+}
+
 static void test_capture(void)
 {
 	struct fx x;
@@ -816,7 +830,7 @@ static void test_capture(void)
 	struct loop_hook *h;
 
 	fx_init(&x);
-	g_assert_cmpint(pipe(p), ==, 0);
+	g_assert_cmpint(capture_pipe(p), ==, 0);
 
 	/* A passed descriptor, from a peer of another uid: taken. */
 	fd = p[1];
@@ -834,7 +848,7 @@ static void test_capture(void)
 		int q[2];
 		char c;
 
-		g_assert_cmpint(pipe(q), ==, 0);
+		g_assert_cmpint(capture_pipe(q), ==, 0);
 		fd = q[1];
 		expect_error_fd(&x.ctx, "{\"execute\":\"capture_start\",\"arguments\":"
 				"{\"file\":\"u.pcap\"}}", &fd, &other_peer,
@@ -928,11 +942,15 @@ static void test_capture(void)
 		expect_error_fd(&x.ctx, "{\"execute\":\"capture_start\",\"arguments\":{\"file\":\"x\","
 				"\"snap\":1}}", &fd, &other_peer,
 				"capture_start: unknown argument snap", false);
-		g_assert_cmpint(fd, ==, q[1]);
-		/* Taken by a start that then fails: closed. */
+		/* No such port: refused before the descriptor is looked at. */
 		expect_error_fd(&x.ctx, "{\"execute\":\"capture_start\",\"arguments\":{\"file\":\"x\","
 				"\"port\":999}}", &fd, &other_peer,
 				"capture_start: network t has no port 999", false);
+		g_assert_cmpint(fd, ==, q[1]);
+		/* Taken, and not a regular file (a pipe): refused and closed. */
+		expect_error_fd(&x.ctx, "{\"execute\":\"capture_start\",\"arguments\":{\"file\":\"x\"}}",
+				&fd, &other_peer, "capture_start: the capture file must be a regular "
+				"file (not a pipe, socket or device)", false);
 		g_assert_cmpint(fd, ==, -1);
 		g_assert_cmpint(fcntl(q[1], F_GETFD), <, 0);
 		close(q[0]);
@@ -964,7 +982,7 @@ static void test_capture_failed_start_leaves_no_file(void)
 	path = g_build_filename(x.dir, "second.pcap", NULL);
 
 	/* One capture runs already; our own uid asks for another, by name. */
-	g_assert_cmpint(pipe(p), ==, 0);
+	g_assert_cmpint(capture_pipe(p), ==, 0);
 	fd = p[1];
 	g_free(call_fd(&x.ctx, "{\"execute\":\"capture_start\",\"arguments\":{\"file\":\"a\"}}",
 		       &fd, &other_peer));
@@ -1407,7 +1425,7 @@ static void test_socket_passed_fd(void)
 	c = client_new(x.api_path);
 
 	/* With capture_start: the handler gets it and writes the pcap header there. */
-	g_assert_cmpint(pipe(p), ==, 0);
+	g_assert_cmpint(capture_pipe(p), ==, 0);
 	send_with_fd(c, "{\"execute\":\"capture_start\",\"arguments\":{\"file\":\"fd\"}}\n", p[1]);
 	close(p[1]);
 	wait_lines(&x, c, 1);
