@@ -247,6 +247,19 @@ static struct forwards *pick_forwards(struct request *rq, GError **err)
 	return f;
 }
 
+/* Host ports below this are privileged: a root daemon could bind them for
+ * anyone who may talk to it, so only its own user may ask. */
+#define API_PRIVILEGED_PORTS	1024
+
+static bool may_bind(struct request *rq, const struct fwd_rule *r, GError **err)
+{
+	if (rq->peer->same_uid || fwd_addr_port(&r->host) >= API_PRIVILEGED_PORTS)
+		return true;
+	vmnetd_set_error(err, "host ports below %d are for the daemon's own user",
+			 API_PRIVILEGED_PORTS);
+	return false;
+}
+
 static bool cmd_add_hostfwd(struct request *rq, GError **err)
 {
 	struct forwards *f = pick_forwards(rq, err);
@@ -262,7 +275,7 @@ static bool cmd_add_hostfwd(struct request *rq, GError **err)
 	    !arg_int(rq, "guest_port", true, &guest_port, err) ||
 	    !fwd_rule_parse(&r, proto, host_addr, host_port, guest_addr, guest_port,
 			    forwards_default_guest(f), err) ||
-	    !forwards_add(f, &r, &id, err))
+	    !may_bind(rq, &r, err) || !forwards_add(f, &r, &id, err))
 		return false;
 	json_builder_begin_object(rq->b);
 	add_int(rq->b, "id", id);
