@@ -388,7 +388,7 @@ static void note_selfports(GArray *addrs, bool add)
 }
 
 static struct port *attach_dgram(void *opaque, struct dgram_server *srv,
-				 const struct sockaddr *addr, socklen_t len, char *name)
+				 const struct sockaddr *addr, socklen_t len, int peer_fd, char *name)
 {
 	struct network *net = opaque;
 	g_autofree char *full = g_strdup_printf("%s: %s", net->name, name);
@@ -397,7 +397,7 @@ static struct port *attach_dgram(void *opaque, struct dgram_server *srv,
 	g_free(name);
 	if (!room_for_port(net, full))
 		return NULL;
-	p = port_dgram_new(net->ports, srv, addr, len, g_steal_pointer(&full));
+	p = port_dgram_new(net->ports, srv, addr, len, peer_fd, g_steal_pointer(&full));
 	if (p)
 		p->fdb_max = net->port_macs;
 	return p;

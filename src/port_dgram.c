@@ -2,14 +2,22 @@
  *
  * One bound datagram socket serves them all: each datagram is one frame,
  * and each address that sends becomes a port, so the switch tells VMs apart
- * as it does stream clients. A port sends with sendto() at once; a full
- * socket buffer drops the frame (counted), as a datagram link does.
+ * as it does stream clients. A port sends at once; a full socket buffer
+ * drops the frame (counted), as a datagram link does.
+ *
+ * A unix peer's path is resolved once, when it first sends: it must be a
+ * socket (no symlink) owned by the sender (SO_PASSCRED), and a socket of
+ * the port's own is connected to that very inode. A path resolved again
+ * for each frame could be swapped for a link to another socket, which the
+ * daemon would then write to with its own rights.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -41,6 +49,7 @@ struct dgram_port {
 	GBytes *key;
 	struct sockaddr_storage addr;
 	socklen_t len;
+	int peer_fd;			/* unix: connected to the peer's socket; -1 for UDP */
 	int64_t last_rx;
 	bool gone;			/* its socket is gone: closed by the reaper */
 };
@@ -58,8 +67,9 @@ static enum port_verdict dgram_deliver(struct port *p, const uint8_t *frame, siz
 		frame = padded;
 		len = sizeof(padded);
 	}
-	if (sendto(dp->srv->fd, frame, len, MSG_DONTWAIT | MSG_NOSIGNAL,
-		   (struct sockaddr *)&dp->addr, dp->len) >= 0)
+	if ((dp->peer_fd >= 0 ? send(dp->peer_fd, frame, len, MSG_DONTWAIT | MSG_NOSIGNAL)
+			      : sendto(dp->srv->fd, frame, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+				       (struct sockaddr *)&dp->addr, dp->len)) >= 0)
 		return PORT_QUEUED;
 	/* A unix peer whose socket is gone will not come back at that path;
 	 * closed after this iteration, as a deliver op closes nothing. */
@@ -81,7 +91,11 @@ static void dgram_close(struct port *p)
 
 static void dgram_destroy(struct port *p)
 {
-	g_bytes_unref(((struct dgram_port *)p)->key);
+	struct dgram_port *dp = (struct dgram_port *)p;
+
+	if (dp->peer_fd >= 0)
+		close(dp->peer_fd);
+	g_bytes_unref(dp->key);
 }
 
 static const struct port_ops dgram_ops = {
@@ -92,10 +106,11 @@ static const struct port_ops dgram_ops = {
 };
 
 struct port *port_dgram_new(struct port_set *set, struct dgram_server *srv,
-			    const struct sockaddr *addr, socklen_t len, char *name)
+			    const struct sockaddr *addr, socklen_t len, int peer_fd, char *name)
 {
 	struct dgram_port *dp = g_new0(struct dgram_port, 1);
 
+	dp->peer_fd = peer_fd;
 	port_init(&dp->port, &dgram_ops, name);
 	dp->port.max_frame = DGRAM_FRAME_MAX;
 	dp->srv = srv;
@@ -131,20 +146,70 @@ static char *peer_name(struct dgram_server *srv, const struct sockaddr_storage *
 			       ntohs(((const struct sockaddr_in6 *)ss)->sin6_port));
 }
 
-/* The port for a datagram from @ss, made on its first one; NULL: ignored. */
+/* A socket of our own, connected to the socket file at @path if that is a
+ * socket (not a link) of @uid's; -1 otherwise. */
+static int pin_unix_peer(const struct sockaddr_un *sun, socklen_t len, uid_t uid)
+{
+	g_autofree char *path = g_strndup(sun->sun_path, len - offsetof(struct sockaddr_un,
+									   sun_path));
+	g_autofree char *pinned = NULL;
+	struct sockaddr_un via = { .sun_family = AF_UNIX };
+	struct stat st;
+	int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC), s = -1;
+
+	if (pfd < 0 || fstat(pfd, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != uid)
+		goto out;
+	pinned = g_strdup_printf("/proc/self/fd/%d", pfd);
+	g_strlcpy(via.sun_path, pinned, sizeof(via.sun_path));
+	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s >= 0 && connect(s, (struct sockaddr *)&via, sizeof(via)) < 0) {
+		close(s);
+		s = -1;
+	}
+out:
+	if (pfd >= 0)
+		close(pfd);
+	return s;
+}
+
+/* The port for a datagram from @ss, made on its first one; NULL: ignored.
+ * @uid is the sender's (unix peers; (uid_t)-1 unknown). */
 static struct dgram_port *peer_of(struct dgram_server *srv, const struct sockaddr_storage *ss,
-				  socklen_t len)
+				  socklen_t len, uid_t uid)
 {
 	g_autoptr(GBytes) key = g_bytes_new(ss, len);
 	struct dgram_port *dp = g_hash_table_lookup(srv->peers, key);
+	int peer_fd = -1;
 
 	if (dp)
 		return dp;
-	/* An unbound unix sender cannot be answered. */
-	if (ss->ss_family == AF_UNIX && len <= offsetof(struct sockaddr_un, sun_path) + 1)
-		return NULL;
-	return (struct dgram_port *)srv->attach(srv->opaque, srv, (const struct sockaddr *)ss,
-						len, peer_name(srv, ss));
+	if (ss->ss_family == AF_UNIX) {
+		/* An unbound sender cannot be answered; one whose path is not its
+		 * own socket may not be. */
+		if (len <= offsetof(struct sockaddr_un, sun_path) + 1 ||
+		    (peer_fd = pin_unix_peer((const struct sockaddr_un *)ss, len, uid)) < 0)
+			return NULL;
+	}
+	dp = (struct dgram_port *)srv->attach(srv->opaque, srv, (const struct sockaddr *)ss, len,
+					      peer_fd, peer_name(srv, ss));
+	if (!dp && peer_fd >= 0)
+		close(peer_fd);
+	return dp;
+}
+
+/* The sender's uid from SCM_CREDENTIALS (unix sockets with SO_PASSCRED). */
+static uid_t sender_uid(struct msghdr *msg)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		struct ucred cred;
+
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(cred))) {
+			memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+			return cred.uid;
+		}
+	}
+	return (uid_t)-1;
 }
 
 static void on_readable(void *opaque, uint32_t events)
@@ -155,14 +220,18 @@ static void on_readable(void *opaque, uint32_t events)
 	(void)events;
 	for (int i = 0; i < DGRAM_READ_BATCH && srv->fd >= 0; i++) {
 		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		ssize_t n = recvfrom(srv->fd, buf, sizeof(buf), MSG_DONTWAIT,
-				     (struct sockaddr *)&ss, &len);
+		union { struct cmsghdr align; char b[CMSG_SPACE(sizeof(struct ucred))]; } ctl;
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr msg = { .msg_name = &ss, .msg_namelen = sizeof(ss), .msg_iov = &iov,
+				      .msg_iovlen = 1, .msg_control = ctl.b,
+				      .msg_controllen = sizeof(ctl.b) };
+		ssize_t n = recvmsg(srv->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		struct dgram_port *dp;
 
 		if (n < 0)
 			return;
-		dp = n <= DGRAM_FRAME_MAX ? peer_of(srv, &ss, len) : NULL;
+		dp = n <= DGRAM_FRAME_MAX ? peer_of(srv, &ss, msg.msg_namelen, sender_uid(&msg))
+					  : NULL;
 		if (!dp)
 			continue;
 		dp->last_rx = loop_now(srv->loop);
@@ -231,6 +300,8 @@ struct dgram_server *dgram_server_new(struct loop *l, const struct endpoint *ep,
 	}
 	if (ep->type == ENDPOINT_TCP)
 		loop_timer_arm(srv->idle, loop_now(l) + DGRAM_IDLE_CHECK_NS);
+	else
+		setsockopt(srv->fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int));
 	g_message("listening on %s", srv->name);
 	return srv;
 }

@@ -19,9 +19,11 @@
 struct dgram_server;
 
 /* Makes a port of a new peer at @addr (@len bytes) named @name (taken), or
- * NULL to ignore it (the network is full). */
+ * NULL to ignore it (the network is full). @peer_fd, when not -1, is a
+ * socket connected to the peer (taken on success): sends go there. */
 typedef struct port *(*dgram_attach_fn)(void *opaque, struct dgram_server *srv,
-					const struct sockaddr *addr, socklen_t len, char *name);
+					const struct sockaddr *addr, socklen_t len, int peer_fd,
+					char *name);
 
 /* Binds @ep (a dgram endpoint) with @perms; each new sender goes to @attach. */
 struct dgram_server *dgram_server_new(struct loop *l, const struct endpoint *ep,
@@ -31,8 +33,9 @@ struct dgram_server *dgram_server_new(struct loop *l, const struct endpoint *ep,
 void dgram_server_free(struct dgram_server *srv);
 const char *dgram_server_name(const struct dgram_server *srv);
 
-/* The port of peer @addr on @srv, in @set; @name is taken. */
+/* The port of peer @addr on @srv, in @set; @name and @peer_fd (-1: send
+ * to @addr through the server's socket) are taken. */
 struct port *port_dgram_new(struct port_set *set, struct dgram_server *srv,
-			    const struct sockaddr *addr, socklen_t len, char *name);
+			    const struct sockaddr *addr, socklen_t len, int peer_fd, char *name);
 
 #endif
