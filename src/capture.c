@@ -59,12 +59,16 @@ static size_t record_len(const struct capture *c, size_t at)
 static void advance(struct capture *c, size_t n)
 {
 	size_t at = c->first_rec, prev = at;
+	bool crossed = false;
 
 	while (at < n) {
 		prev = at;
 		at += record_len(c, at);
+		crossed = true;
 	}
-	if (at > n)
+	/* A write that ends inside a record it began: that one is cut now (a
+	 * write within the one cut before leaves it as it was). */
+	if (crossed && at > n)
 		c->cut_orig_len = record_at(c, prev).orig_len;
 	c->first_rec = at - n;
 }

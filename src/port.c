@@ -76,19 +76,29 @@ static size_t pooled(size_t backlog)
 	return backlog > PORT_QUEUE_OWN ? backlog - PORT_QUEUE_OWN : 0;
 }
 
+/* The shared pool's count follows the queue: one place, whatever emptied it. */
+static void settle(struct port *p)
+{
+	size_t now = txring_used(&p->tx);
+
+	p->set->queued -= pooled(p->backlog) - pooled(now);
+	p->backlog = now;
+}
+
 static void flush(struct port *p)
 {
-	size_t before = txring_used(&p->tx);
+	bool ok;
 
-	if (!before)
+	if (!txring_used(&p->tx))
 		return;
-	if (!p->ops->flush(p)) {
+	ok = p->ops->flush(p);
+	settle(p);
+	if (!ok) {
 		port_close(p, g_strerror(errno));
 		return;
 	}
-	p->backlog = txring_used(&p->tx);
-	p->set->queued -= pooled(before) - pooled(p->backlog);
-	update_events(p);
+	if (p->fd >= 0)		/* the flush may have detached it (port_fd_detach) */
+		update_events(p);
 }
 
 static void on_events(void *opaque, uint32_t events)
@@ -213,16 +223,19 @@ bool port_attach(struct port_set *set, struct port *p, int fd, size_t queue_size
 
 void port_fd_detach(struct port *p)
 {
-	size_t used = txring_used(&p->tx);
+	struct iovec iov[2];
 
 	if (p->fd < 0)
 		return;
 	loop_watch_del(p->set->loop, &p->watch);
 	close(p->fd);
 	p->fd = -1;
-	p->set->queued -= pooled(used);
-	txring_consume(&p->tx, used);
-	p->backlog = 0;
+	/* What waited for the device is lost with it: counted as drops. */
+	while (txring_peek_frame(&p->tx, iov) > 0) {
+		txring_pop_frame(&p->tx);
+		p->stats.tx_drops++;
+	}
+	settle(p);
 }
 
 bool port_fd_attach(struct port *p, int fd, GError **err)
@@ -295,7 +308,7 @@ enum port_verdict port_queue(struct port *p, const uint8_t *frame, size_t len)
 	    !txring_push_frame(&p->tx, frame, len, p->min_frame))
 		return PORT_DROPPED;
 	p->backlog = txring_used(&p->tx);
-	p->set->queued += more;
+	p->set->queued += more;	/* = pooled(new backlog) - pooled(old): settle()'s terms */
 	if (!p->dirty) {
 		p->dirty = true;
 		g_ptr_array_add(p->set->dirty, p);
