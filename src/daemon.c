@@ -253,10 +253,27 @@ static void close_changed(struct daemon *d, GPtrArray *next)
 	}
 }
 
+/* The networks in the order the configuration declares them (a rebuilt one
+ * was added at the end): "the first network" stays the first. */
+static void reorder(struct daemon *d, char **order)
+{
+	for (guint want = 0; order[want]; want++) {
+		guint i = find_config(d->cfgs, order[want]);
+
+		if (i == G_MAXUINT || i == want || want >= d->cfgs->len)
+			continue;
+		g_ptr_array_insert(d->nets, want, g_ptr_array_steal_index(d->nets, i));
+		g_ptr_array_insert(d->cfgs, want, g_ptr_array_steal_index(d->cfgs, i));
+	}
+}
+
 bool daemon_reload(struct daemon *d, struct vmnetd_config *cfg, GError **err)
 {
+	g_auto(GStrv) order = g_new0(char *, cfg->networks->len + 1);
 	bool ok = true;
 
+	for (guint i = 0; i < cfg->networks->len; i++)
+		order[i] = g_strdup(((struct net_config *)cfg->networks->pdata[i])->name);
 	close_changed(d, cfg->networks);
 	while (cfg->networks->len) {
 		struct net_config *nc = g_ptr_array_steal_index(cfg->networks, 0);
@@ -272,6 +289,7 @@ bool daemon_reload(struct daemon *d, struct vmnetd_config *cfg, GError **err)
 			g_message("network %s: started", network_name(d->nets->pdata[d->nets->len - 1]));
 		ok = ok && done;
 	}
+	reorder(d, order);
 	return ok;
 }
 

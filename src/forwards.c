@@ -16,8 +16,11 @@ struct forwards {
 	struct in_addr default_guest;
 	char *what;
 	GArray *entries;	/* struct fwd_entry, in id order */
-	unsigned next_id;
 };
+
+/* One count for the whole daemon: an id is never given twice while it
+ * runs, not even by a network built again on reload. */
+static unsigned next_id = 1;
 
 static void entry_clear(void *p)
 {
@@ -33,7 +36,6 @@ struct forwards *forwards_new(Slirp *slirp, struct in_addr default_guest, const 
 	f->what = g_strdup(what);
 	f->entries = g_array_new(FALSE, TRUE, sizeof(struct fwd_entry));
 	g_array_set_clear_func(f->entries, entry_clear);
-	f->next_id = 1;
 	return f;
 }
 
@@ -123,7 +125,7 @@ static bool listen_for(struct forwards *f, const struct fwd_rule *r, const char 
 
 static struct fwd_entry *append(struct forwards *f, const struct fwd_rule *r, const char *spec)
 {
-	struct fwd_entry e = { .id = f->next_id++, .rule = *r, .config_spec = g_strdup(spec) };
+	struct fwd_entry e = { .id = next_id++, .rule = *r, .config_spec = g_strdup(spec) };
 
 	g_array_append_val(f->entries, e);
 	return &g_array_index(f->entries, struct fwd_entry, f->entries->len - 1);
@@ -131,7 +133,7 @@ static struct fwd_entry *append(struct forwards *f, const struct fwd_rule *r, co
 
 bool forwards_add(struct forwards *f, const struct fwd_rule *r, unsigned *id, GError **err)
 {
-	g_autofree char *label = g_strdup_printf("forward %u", f->next_id);
+	g_autofree char *label = g_strdup_printf("forward %u", next_id);
 	struct fwd_entry *e;
 
 	if (!listen_for(f, r, label, err))

@@ -185,6 +185,8 @@ struct run_settings {
 	struct socket_perms perms;
 	char *socket_dir;
 	char **passed_names;		/* networks systemd gave a socket */
+	char **attached;		/* networks with --fd or --netns at start: on
+					 * reload they get no default socket either */
 };
 
 static bool check_fd(const char *opt, int fd, GError **err)
@@ -209,15 +211,19 @@ static bool check_settings(struct options *o, struct run_settings *rs, GError **
 	       check_fd("--exit-fd", o->exit_fd, err) && privs_check(o->user, o->group, err);
 }
 
-/* The networks, parsed and checked before anything is created. --fd
- * counts at start only: by a reload its numbers may name other files. */
+/* The networks, parsed and checked before anything is created. --fd and
+ * --netns count at start only: by a reload an fd number may name another
+ * file and a pid another process, and under --seccomp no helper may be
+ * forked; a network built again on reload goes without them. */
 static bool load_config(struct options *o, const struct run_settings *rs, bool at_start,
 			struct vmnetd_config *cfg, GError **err)
 {
 	struct config_args a = { .networks = o->network, .nat = o->nat, .listen = o->listen,
 				 .connect = o->connect, .config_file = o->config,
-				 .socket_dir = rs->socket_dir, .passed = rs->passed_names,
-				 .fds = at_start ? o->fds : NULL, .netns = o->netns,
+				 .socket_dir = rs->socket_dir,
+				 .passed = at_start ? rs->passed_names : rs->attached,
+				 .fds = at_start ? o->fds : NULL,
+				 .netns = at_start ? o->netns : NULL,
 				 .netns_type = o->netns_type, .userns = o->userns,
 				 .ifname = o->ifname, .macaddress = o->macaddress,
 				 .netns_configure = o->configure, .netns_exit = o->exit_with_netns };
@@ -504,6 +510,24 @@ static bool start(struct options *o, struct run_settings *rs, struct vmnetd_conf
 	return true;
 }
 
+/* Networks that had a default socket kept away at start (systemd's, --fd,
+ * --netns): the same at every reload, so their settings read unchanged. */
+static char **attached_names(const struct vmnetd_config *cfg, char **passed)
+{
+	GPtrArray *names = g_ptr_array_new();
+
+	for (char **p = passed; p && *p; p++)
+		g_ptr_array_add(names, g_strdup(*p));
+	for (guint i = 0; i < cfg->networks->len; i++) {
+		const struct net_config *nc = g_ptr_array_index(cfg->networks, i);
+
+		if (nc->fds->len || nc->netns->len)
+			g_ptr_array_add(names, g_strdup(nc->name));
+	}
+	g_ptr_array_add(names, NULL);
+	return (char **)g_ptr_array_free(names, FALSE);
+}
+
 static char **passed_names(GArray *passed)
 {
 	GPtrArray *names = g_ptr_array_new();
@@ -538,6 +562,7 @@ static int run(struct options *o)
 	}
 	if (!make_default_dirs(&cfg, o, &rs, &err))
 		goto out;
+	rs.attached = attached_names(&cfg, rs.passed_names);
 	raise_fd_limit();
 	share_flow_budget(&cfg);
 	l = loop_new();
@@ -578,6 +603,7 @@ out:
 	vmnetd_config_clear(&cfg);
 	g_free(rs.socket_dir);
 	g_strfreev(rs.passed_names);
+	g_strfreev(rs.attached);
 	return status;
 }
 
