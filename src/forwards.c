@@ -48,6 +48,11 @@ void forwards_free(struct forwards *f)
 	g_free(f);
 }
 
+unsigned forwards_next_id(void)
+{
+	return next_id;
+}
+
 struct in_addr forwards_default_guest(const struct forwards *f)
 {
 	return f->default_guest;

@@ -66,6 +66,24 @@ bool frame_l4_dst4(const uint8_t *frame, size_t len, uint8_t *proto, struct in_a
 	return true;
 }
 
+bool frame_l4_dst6(const uint8_t *frame, size_t len, uint8_t *proto, struct in6_addr *dst,
+		   uint16_t *dport)
+{
+	const uint8_t *ip = frame_ptr((uint8_t *)frame, len, ETH_HLEN, IP6_HLEN);
+	const uint8_t *l4;
+
+	if (!ip || get_be16(frame + 12) != ETH_P_IPV6 || (ip[6] != IPPROTO_TCP_ &&
+							   ip[6] != IPPROTO_UDP_))
+		return false;
+	l4 = frame_ptr((uint8_t *)frame, len, ETH_HLEN + IP6_HLEN, 4);
+	if (!l4)
+		return false;
+	*proto = ip[6];
+	memcpy(dst, ip + 24, 16);
+	*dport = get_be16(l4 + 2);
+	return true;
+}
+
 static uint16_t fold(uint32_t sum)
 {
 	while (sum >> 16)

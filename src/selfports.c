@@ -1,12 +1,15 @@
 /* selfports.c - which TCP and UDP ports the daemon itself listens on, for the uplinks
  * to refuse guest connections to them. One process-wide list: every network's
  * guests must be kept from every network's sockets. */
+#include <string.h>
+
 #include <glib.h>
 
 #include "vmnetd/selfports.h"
 
 struct selfport {
 	uint8_t proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	bool v6;		/* an IPv6 socket: IPv6 guests reach it */
 	bool loopback;		/* reachable only through the gateway */
 	bool wildcard;		/* bound to every address */
 	struct in_addr addr;	/* IPv4 address, when neither */
@@ -31,6 +34,7 @@ static bool to_selfport(const struct sockaddr *sa, uint8_t proto, struct selfpor
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 
+		p->v6 = true;
 		p->loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
 		/* "::" takes IPv4 too, unless v6only; an IPv6 address is
 		 * reached by no IPv4 guest but through the gateway. */
@@ -89,6 +93,22 @@ bool selfports_blocks(uint8_t proto, struct in_addr dst, uint16_t dport,
 		if (dst.s_addr == gateway.s_addr)
 			return true;
 		if (p->wildcard || (!p->loopback && p->addr.s_addr == dst.s_addr))
+			return true;
+	}
+	return false;
+}
+
+bool selfports_blocks6(uint8_t proto, const struct in6_addr *dst, uint16_t dport,
+		       const struct in6_addr *gateway)
+{
+	for (guint i = 0; ports && i < ports->len; i++) {
+		const struct selfport *p = &g_array_index(ports, struct selfport, i);
+
+		if (!p->v6 || p->port != dport || p->proto != proto)
+			continue;
+		/* The IPv6 gateway leads to the host's ::1; "::" listens
+		 * everywhere. */
+		if (p->wildcard || !memcmp(dst, gateway, sizeof(*dst)))
 			return true;
 	}
 	return false;

@@ -33,6 +33,8 @@ struct uplink_nat {
 	char *net_name;
 	uint16_t mtu;
 	struct in_addr server;	/* libslirp's DHCP server: the gateway address */
+	struct in6_addr server6;	/* the IPv6 gateway (leads to the host's ::1) */
+	bool ipv6;
 	struct tftp_guard tftp;	/* root NULL: libslirp serves no TFTP */
 };
 
@@ -79,10 +81,15 @@ static bool refuse_selfport(struct uplink_nat *nat, const uint8_t *frame, size_t
 {
 	uint8_t reply[FRAME_REJECT_MAX], mac[6];
 	struct in_addr dst;
+	struct in6_addr dst6;
 	uint16_t dport;
 	uint8_t proto;
 	size_t n;
 
+	if (frame_l4_dst6(frame, len, &proto, &dst6, &dport))
+		/* Dropped: an IPv6 refusal is not worth building for a guest
+		 * that tries this. */
+		return nat->ipv6 && selfports_blocks6(proto, &dst6, dport, &nat->server6);
 	if (!frame_l4_dst4(frame, len, &proto, &dst, &dport) ||
 	    !selfports_blocks(proto, dst, dport, nat->server))
 		return false;
@@ -314,6 +321,8 @@ struct port *uplink_nat_new(struct port_set *set, const struct net_config *cfg,
 	nat->net_name = g_strdup(cfg->name);
 	nat->mtu = cfg->nat.mtu;
 	nat->server = cfg->nat.host;
+	nat->server6 = cfg->nat.ip6_host;
+	nat->ipv6 = cfg->nat.ipv6;
 	nat->tftp = (struct tftp_guard){ .root = cfg->nat.tftp, .server4 = cfg->nat.host };
 	if (cfg->nat.ipv6)
 		nat->tftp.server6 = cfg->nat.ip6_host;

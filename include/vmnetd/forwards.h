@@ -49,6 +49,8 @@ const struct fwd_entry *forwards_find_config(struct forwards *f, const char *spe
 void forwards_foreach(struct forwards *f, void (*fn)(const struct fwd_entry *e, void *opaque),
 		      void *opaque);
 struct in_addr forwards_default_guest(const struct forwards *f);
+/* The id the next forward will get, anywhere in this process (tests). */
+unsigned forwards_next_id(void);
 
 /* Builds a rule from the API's fields (slirp4netns's): @proto tcp|udp, or
  * tcp4|udp4|tcp6|udp6 for the host family; @host_addr NULL for all

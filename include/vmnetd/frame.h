@@ -69,6 +69,10 @@ bool frame_is_ip4_fragment(const uint8_t *frame, size_t len);
  * datagrams only). False for anything else. */
 bool frame_l4_dst4(const uint8_t *frame, size_t len, uint8_t *proto, struct in_addr *dst,
 		   uint16_t *dport);
+/* The same for IPv6, TCP or UDP right after the fixed header (libslirp
+ * takes no extension headers before them). */
+bool frame_l4_dst6(const uint8_t *frame, size_t len, uint8_t *proto, struct in6_addr *dst,
+		   uint16_t *dport);
 
 /* Who a built frame is from and to. */
 struct frame_addrs {

@@ -18,5 +18,9 @@ void selfports_del(const struct sockaddr *sa, uint8_t proto);
  * is the address that leads to the host's loopback. */
 bool selfports_blocks(uint8_t proto, struct in_addr dst, uint16_t dport,
 		      struct in_addr gateway);
+/* Would a guest's IPv6 @proto packet to @dst:@dport reach an IPv6 one?
+ * @gateway is the IPv6 address that leads to the host's loopback. */
+bool selfports_blocks6(uint8_t proto, const struct in6_addr *dst, uint16_t dport,
+		       const struct in6_addr *gateway);
 
 #endif

@@ -177,6 +177,10 @@ static void test_parse_refused(void)
 
 /* ---- over a real libslirp ---- */
 
+/* Ids count for the whole process: each fixture's first is base + 1. */
+static unsigned base;
+#define ID(n) (base + (n))
+
 struct fx {
 	struct loop *l;
 	struct network *net;
@@ -212,6 +216,7 @@ static void fx_init(struct fx *x)
 	nat_config_clear(&nc.nat);
 	x->f = network_forwards(x->net);
 	g_assert_nonnull(x->f);
+	base = forwards_next_id() - 1;
 	x->stop = loop_timer_new(x->l, quit_loop, x->l);
 }
 
@@ -365,9 +370,9 @@ static void test_ids(void)
 	parse(&r3, "tcp", "127.0.0.1", tp[1], 80);
 	g_assert_true(forwards_add(x.f, &r1, &id, &err));
 	g_assert_no_error(err);
-	g_assert_cmpuint(id, ==, 1);
+	g_assert_cmpuint(id, ==, ID(1));
 	g_assert_true(forwards_add(x.f, &r2, &id, &err));
-	g_assert_cmpuint(id, ==, 2);
+	g_assert_cmpuint(id, ==, ID(2));
 	g_assert_true(port_taken(AF_INET, SOCK_STREAM, tp[0]));
 	g_assert_true(port_taken(AF_INET, SOCK_DGRAM, up[0]));
 
@@ -382,45 +387,45 @@ static void test_ids(void)
 	g_clear_error(&err);
 	s = list(x.f);
 	g_assert_cmpuint(s.n, ==, 2);
-	g_assert_cmpuint(s.ids[0], ==, 1);
-	g_assert_cmpuint(s.ids[1], ==, 2);
+	g_assert_cmpuint(s.ids[0], ==, ID(1));
+	g_assert_cmpuint(s.ids[1], ==, ID(2));
 	g_assert_false(s.configured[0]);
 	g_assert_cmpuint(s.host_ports[0], ==, tp[0]);
 	g_assert_cmpuint(s.host_ports[1], ==, up[0]);
 
 	g_assert_true(forwards_add(x.f, &r3, &id, &err));
-	g_assert_cmpuint(id, ==, 3);		/* the refusals spent no id */
+	g_assert_cmpuint(id, ==, ID(3));		/* the refusals spent no id */
 
 	/* Remove: by id, once; unknown ids are errors. */
-	g_assert_true(forwards_remove(x.f, 1, &err));
+	g_assert_true(forwards_remove(x.f, ID(1), &err));
 	g_assert_no_error(err);
 	g_assert_false(port_taken(AF_INET, SOCK_STREAM, tp[0]));
-	g_assert_false(forwards_remove(x.f, 1, &err));
+	g_assert_false(forwards_remove(x.f, ID(1), &err));
 	g_assert_nonnull(err);
 	g_assert_nonnull(strstr(err->message, "no forward 1"));
 	g_clear_error(&err);
 	g_assert_false(forwards_remove(x.f, 0, &err));
 	g_clear_error(&err);
-	g_assert_false(forwards_remove(x.f, 99, &err));
+	g_assert_false(forwards_remove(x.f, ID(99), &err));
 	g_clear_error(&err);
 	g_assert_false(forwards_remove(x.f, G_MAXUINT, NULL));
 	s = list(x.f);
 	g_assert_cmpuint(s.n, ==, 2);
-	g_assert_cmpuint(s.ids[0], ==, 2);
-	g_assert_cmpuint(s.ids[1], ==, 3);
+	g_assert_cmpuint(s.ids[0], ==, ID(2));
+	g_assert_cmpuint(s.ids[1], ==, ID(3));
 
 	/* Re-adding the first: a new id, never 1 again; the list stays in id order. */
 	g_assert_true(forwards_add(x.f, &r1, &id, &err));
-	g_assert_cmpuint(id, ==, 4);
-	g_assert_true(forwards_remove(x.f, 2, &err));
+	g_assert_cmpuint(id, ==, ID(4));
+	g_assert_true(forwards_remove(x.f, ID(2), &err));
 	g_assert_false(port_taken(AF_INET, SOCK_DGRAM, up[0]));
 	g_assert_true(forwards_add(x.f, &r2, &id, &err));
-	g_assert_cmpuint(id, ==, 5);
+	g_assert_cmpuint(id, ==, ID(5));
 	s = list(x.f);
 	g_assert_cmpuint(s.n, ==, 3);
-	g_assert_cmpuint(s.ids[0], ==, 3);
-	g_assert_cmpuint(s.ids[1], ==, 4);
-	g_assert_cmpuint(s.ids[2], ==, 5);
+	g_assert_cmpuint(s.ids[0], ==, ID(3));
+	g_assert_cmpuint(s.ids[1], ==, ID(4));
+	g_assert_cmpuint(s.ids[2], ==, ID(5));
 	g_assert_no_error(err);
 
 	/* Everything removed: every port free again. */
@@ -466,7 +471,7 @@ static void test_families(void)
 		if (!forwards_add(x.f, &r, &id, &err))
 			g_error("%s %s port %u: %s", cases[i].proto, cases[i].host, port,
 				err->message);
-		g_assert_cmpuint(id, ==, i + 1);
+		g_assert_cmpuint(id, ==, ID(i + 1));
 		g_assert_true(port_taken(cases[i].family, cases[i].type, port));
 		g_assert_true(forwards_remove(x.f, id, &err));
 		g_assert_no_error(err);
@@ -541,7 +546,7 @@ static void test_connect(void)
 
 	/* And the port can be forwarded again. */
 	g_assert_true(forwards_add(x.f, &r, &id, &err));
-	g_assert_cmpuint(id, ==, 2);
+	g_assert_cmpuint(id, ==, ID(2));
 	fd = tcp_connect(port, &e);
 	g_assert_cmpint(fd, >=, 0);
 	close(fd);
@@ -641,7 +646,7 @@ static void test_sync_config(void)
 	/* One forward from the API. */
 	parse(&r, "tcp", "127.0.0.1", p[0], 22);
 	g_assert_true(forwards_add(x.f, &r, &api_id, &err));
-	g_assert_cmpuint(api_id, ==, 1);
+	g_assert_cmpuint(api_id, ==, ID(1));
 
 	/* A configuration with A and B: both start, after the API's. */
 	hostfwd_append(c1, false, p[1], 80);		/* A */
@@ -652,16 +657,16 @@ static void test_sync_config(void)
 	g_assert_no_error(err);
 	s = list(x.f);
 	g_assert_cmpuint(s.n, ==, 3);
-	g_assert_cmpuint(s.ids[0], ==, 1);
+	g_assert_cmpuint(s.ids[0], ==, ID(1));
 	g_assert_false(s.configured[0]);
-	g_assert_cmpuint(s.ids[1], ==, 2);
+	g_assert_cmpuint(s.ids[1], ==, ID(2));
 	g_assert_true(s.configured[1]);
 	g_assert_cmpuint(s.host_ports[1], ==, p[1]);
-	g_assert_cmpuint(s.ids[2], ==, 3);
+	g_assert_cmpuint(s.ids[2], ==, ID(3));
 	g_assert_cmpuint(s.host_ports[2], ==, p[2]);
 	e = forwards_find_config(x.f, spec_a);
 	g_assert_nonnull(e);
-	g_assert_cmpuint(e->id, ==, 2);
+	g_assert_cmpuint(e->id, ==, ID(2));
 	g_assert_cmpstr(addr_str(&e->rule.guest), ==, "10.0.2.15");
 	g_assert_cmpuint(fwd_addr_port(&e->rule.guest), ==, 80);
 	g_assert_true(port_taken(AF_INET, SOCK_STREAM, p[1]));
@@ -670,7 +675,7 @@ static void test_sync_config(void)
 	g_assert_true(forwards_sync_config(x.f, c1, &err));
 	s = list(x.f);
 	g_assert_cmpuint(s.n, ==, 3);
-	g_assert_cmpuint(s.ids[2], ==, 3);
+	g_assert_cmpuint(s.ids[2], ==, ID(3));
 
 	/* B and C: A stops, B keeps its id, C starts; the API's stays. */
 	hostfwd_append(c2, false, p[2], 443);		/* B */
@@ -681,11 +686,11 @@ static void test_sync_config(void)
 	s = list(x.f);
 	g_assert_cmpuint(s.n, ==, 3);
 	g_assert_cmpuint(s.ids[0], ==, api_id);
-	g_assert_cmpuint(s.ids[1], ==, 3);
-	g_assert_cmpuint(s.ids[2], ==, 4);
+	g_assert_cmpuint(s.ids[1], ==, ID(3));
+	g_assert_cmpuint(s.ids[2], ==, ID(4));
 	g_assert_null(forwards_find_config(x.f, spec_a));
-	g_assert_cmpuint(forwards_find_config(x.f, spec_b)->id, ==, 3);
-	g_assert_cmpuint(forwards_find_config(x.f, spec_c)->id, ==, 4);
+	g_assert_cmpuint(forwards_find_config(x.f, spec_b)->id, ==, ID(3));
+	g_assert_cmpuint(forwards_find_config(x.f, spec_c)->id, ==, ID(4));
 	g_assert_true(forwards_find_config(x.f, spec_c)->rule.udp);
 	g_assert_false(port_taken(AF_INET, SOCK_STREAM, p[1]));	/* A's port given back */
 	g_assert_true(port_taken(AF_INET, SOCK_STREAM, p[0]));		/* the API's still there */
@@ -720,8 +725,8 @@ static void test_sync_config(void)
 
 	/* Configured ones come back with fresh ids. */
 	g_assert_true(forwards_sync_config(x.f, c1, &err));
-	g_assert_cmpuint(forwards_find_config(x.f, spec_a)->id, ==, 5);
-	g_assert_cmpuint(forwards_find_config(x.f, spec_b)->id, ==, 6);
+	g_assert_cmpuint(forwards_find_config(x.f, spec_a)->id, ==, ID(5));
+	g_assert_cmpuint(forwards_find_config(x.f, spec_b)->id, ==, ID(6));
 	fx_clear(&x);
 }
 
@@ -743,11 +748,11 @@ static void test_add_config(void)
 	s = list(x.f);
 	g_assert_cmpuint(s.n, ==, 2);
 	g_assert_true(s.configured[0] && s.configured[1]);
-	g_assert_cmpuint(s.ids[0], ==, 1);
-	g_assert_cmpuint(s.ids[1], ==, 2);
+	g_assert_cmpuint(s.ids[0], ==, ID(1));
+	g_assert_cmpuint(s.ids[1], ==, ID(2));
 	g_assert_true(forwards_add_config(x.f, NULL, &err));
 	/* A configured forward may be removed by id like any other. */
-	g_assert_true(forwards_remove(x.f, 1, &err));
+	g_assert_true(forwards_remove(x.f, ID(1), &err));
 	g_assert_null(forwards_find_config(x.f, g_array_index(c, struct hostfwd, 0).spec));
 	g_assert_false(port_taken(AF_INET, SOCK_STREAM, p[0]));
 	fx_clear(&x);
