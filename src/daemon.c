@@ -169,8 +169,14 @@ static bool start_api(struct daemon *d, const struct vmnetd_config *cfg, GError 
 	if (d->api_path && !strcmp(d->api_path, "none"))
 		return true;
 	if (ps) {
-		d->api = api_server_new(d->loop, NULL, fcntl(ps->fd, F_DUPFD_CLOEXEC, 3), &perms,
-					api_handle_request, &d->api_ctx, err);
+		int fd = fcntl(ps->fd, F_DUPFD_CLOEXEC, 3);
+
+		if (fd < 0) {
+			vmnetd_set_error(err, "control socket from systemd: %s", g_strerror(errno));
+			return false;
+		}
+		d->api = api_server_new(d->loop, NULL, fd, &perms, api_handle_request,
+					&d->api_ctx, err);
 		return d->api != NULL;
 	}
 	d->api = api_server_new(d->loop, &ep, -1, &perms, api_handle_request, &d->api_ctx, &e);

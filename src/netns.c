@@ -15,6 +15,7 @@
 #include <net/route.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -167,7 +168,7 @@ static void child_send(int sock, int fd, const GError *err)
 		_exit(2);
 }
 
-static int receive_tap(int sock, const struct netns_target *t, GError **err)
+static int receive_tap(int sock, pid_t child, const struct netns_target *t, GError **err)
 {
 	struct child_reply r = { 0 };
 	struct iovec iov = { &r, sizeof(r) };
@@ -180,6 +181,7 @@ static int receive_tap(int sock, const struct netns_target *t, GError **err)
 
 	if (poll(&pfd, 1, NETNS_CHILD_TIMEOUT_MS) <= 0 ||
 	    recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != (ssize_t)sizeof(r)) {
+		kill(child, SIGKILL);	/* stuck entering: not waited for forever */
 		vmnetd_set_error(err, "--netns %s: the helper process gave no answer", t->target);
 		return -1;
 	}
@@ -208,7 +210,19 @@ static bool valid_target(const struct netns_target *t, GError **err)
 	return false;
 }
 
-int netns_open_tap(const struct netns_target *t, GError **err)
+/* The process @pidfd names is still there: then the namespaces opened by
+ * its pid since are its own, not those of a process that took the pid over. */
+static bool still_there(const struct netns_target *t, int pidfd, GError **err)
+{
+	struct pollfd p = { pidfd, POLLIN, 0 };
+
+	if (pidfd < 0 || poll(&p, 1, 0) == 0)
+		return true;
+	vmnetd_set_error(err, "--netns %s: the process exited", t->target);
+	return false;
+}
+
+int netns_open_tap(const struct netns_target *t, int pidfd, GError **err)
 {
 	g_autofree char *user = userns_path(t);
 	g_autofree char *net = t->is_path ? g_strdup(t->target) : ns_path(t, "net");
@@ -216,7 +230,7 @@ int netns_open_tap(const struct netns_target *t, GError **err)
 	pid_t child;
 
 	if (!valid_target(t, err) || (user && !open_ns(t, user, &userns, err)) ||
-	    !open_ns(t, net, &netns, err))
+	    !open_ns(t, net, &netns, err) || !still_there(t, pidfd, err))
 		goto out;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		vmnetd_set_error(err, "socketpair: %s", g_strerror(errno));
@@ -234,7 +248,7 @@ int netns_open_tap(const struct netns_target *t, GError **err)
 	if (child < 0)
 		vmnetd_set_error(err, "fork: %s", g_strerror(errno));
 	else
-		fd = receive_tap(sv[0], t, err);
+		fd = receive_tap(sv[0], child, t, err);
 	close(sv[0]);
 	if (child > 0)
 		waitpid(child, NULL, 0);

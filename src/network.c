@@ -322,8 +322,7 @@ bool network_attach_netns(struct network *net, const struct netns_config *nc, GE
 	struct netns_target t;
 	struct netns_port *np;
 	struct exit_watch *w = NULL;
-	int pidfd;
-	int fd;
+	int pidfd = -1, fd;
 
 	if (nc->configure && net->mode == NET_MODE_BRIDGED) {
 		vmnetd_set_error(err, "--netns %s --configure: network %s is bridged: its "
@@ -331,16 +330,19 @@ bool network_attach_netns(struct network *net, const struct netns_config *nc, GE
 				 net->name);
 		return false;
 	}
-	netns_target_of(net, nc, &t);
-	fd = netns_open_tap(&t, err);
-	if (fd < 0)
+	/* The process first: its namespaces are then surely its own. */
+	if (!nc->is_path && (pidfd = netns_pidfd(nc->target, err)) < 0)
 		return false;
+	netns_target_of(net, nc, &t);
+	fd = netns_open_tap(&t, pidfd, err);
 	np = g_new0(struct netns_port, 1);
 	*np = (struct netns_port){ .net = net, .exit_with = nc->exit_with };
-	if (!nc->is_path && ((pidfd = netns_pidfd(nc->target, err)) < 0 ||
-			     !(w = supervise_watch_end(net->loop, pidfd, netns_process_gone, np,
-						       err)))) {
-		close(fd);
+	if (fd < 0 || (pidfd >= 0 && !(w = supervise_watch_end(net->loop, pidfd,
+							       netns_process_gone, np, err)))) {
+		if (fd >= 0)
+			close(fd);
+		else if (pidfd >= 0)
+			close(pidfd);
 		g_free(np);
 		return false;
 	}

@@ -27,10 +27,12 @@ struct netns_target {
 };
 
 /* Opens (creates) the TAP inside @t's namespace and, with t->configure,
- * sets it up as slirp4netns --configure does. Returns its descriptor (non-
- * blocking) or -1 with @err: no such process or namespace, no permission,
- * TAP unavailable or busy. */
-int netns_open_tap(const struct netns_target *t, GError **err);
+ * sets it up as slirp4netns --configure does. @pidfd (or -1 for a path) is
+ * the target process's, opened first: its namespaces are taken only while
+ * it still runs, never a later process's with the same pid. Returns the
+ * TAP's descriptor (non-blocking) or -1 with @err: no such process or
+ * namespace, no permission, TAP unavailable or busy. */
+int netns_open_tap(const struct netns_target *t, int pidfd, GError **err);
 
 /* A pidfd of process @target (a pid), readable once it has exited, for
  * supervise_watch_end(); -1 with @err. */
