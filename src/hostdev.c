@@ -236,7 +236,8 @@ static char *macvtap_name(void)
 	static unsigned count;
 
 	for (;;) {
-		char *name = g_strdup_printf("vmvt%d-%u", (int)(getpid() % 100000), ++count);
+		char *name = g_strdup_printf("vmvt%d-%u", (int)(getpid() % 100000),
+					     ++count % 10000);
 
 		if (!if_nametoindex(name))
 			return name;

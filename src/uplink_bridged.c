@@ -34,6 +34,7 @@ struct uplink_bridged {
 	char *net_name;
 	unsigned mtu;
 	bool down;
+	int64_t retry_ns;	/* the wait before the next attempt to come up */
 	struct loop_timer *check;
 };
 
@@ -51,6 +52,7 @@ static void go_down(struct uplink_bridged *br, const char *why)
 	if (br->down)
 		return;
 	br->down = true;
+	br->retry_ns = BRIDGED_CHECK_NS;
 	port_fd_detach(&br->port);
 	if (br->kind == KIND_MACVTAP)
 		hostdev_macvtap_delete(br->dev);
@@ -114,8 +116,12 @@ static void come_up(struct uplink_bridged *br)
 
 	if (fd < 0) {
 		g_debug("%s: still down: %s", br->net_name, err->message);
+		/* Each attempt may make and remove a device: fewer of them while
+		 * it keeps failing (a macvtap we may make but not open). */
+		br->retry_ns = MIN(br->retry_ns * 2, BRIDGED_RETRY_MAX_NS);
 		return;
 	}
+	br->retry_ns = BRIDGED_CHECK_NS;
 	br->port.max_frame = ETH_HLEN + VLAN_TAG_LEN + br->mtu;
 	if (!port_fd_attach(&br->port, fd, &err)) {
 		g_warning("%s: %s", br->net_name, err->message);
@@ -133,7 +139,8 @@ static void on_check(void *opaque)
 		come_up(br);
 	else if (!link_intact(br))
 		go_down(br, "the bridge or the TAP's place on it is gone");
-	loop_timer_arm(br->check, loop_now(port_set_loop(br->port.set)) + BRIDGED_CHECK_NS);
+	loop_timer_arm(br->check, loop_now(port_set_loop(br->port.set)) +
+		       (br->down ? br->retry_ns : BRIDGED_CHECK_NS));
 }
 
 static void bridged_close(struct port *p)
@@ -185,6 +192,7 @@ struct port *uplink_bridged_new(struct port_set *set, const struct net_config *c
 	br->port.may_pause = true;	/* the LAN waits in the kernel for a slow VM */
 	br->port.backlog_high = TAP_QUEUE_SIZE / 2;
 	br->net_name = g_strdup(cfg->name);
+	br->retry_ns = BRIDGED_CHECK_NS;
 	configure(br, &cfg->br);
 	if ((fd = open_device(br, err)) < 0) {
 		g_prefix_error(err, "%s: ", what);

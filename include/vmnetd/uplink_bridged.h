@@ -9,6 +9,9 @@
 /* How often the link is checked: a vanished bridge is noticed, a device
  * that can be made again is, within a second. */
 #define BRIDGED_CHECK_NS	(1000 * 1000 * 1000LL)
+/* Attempts to make a device again back off to this: a minute costs a
+ * returning bridge little, and a device that cannot be made cheap churn. */
+#define BRIDGED_RETRY_MAX_NS	(60 * 1000 * 1000 * 1000LL)
 
 /* The bridged port of network @cfg, in @set: its device opened or made
  * now, so every error (no such bridge, not allowed by the ACL, no
