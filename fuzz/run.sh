@@ -15,7 +15,7 @@ secs=${1:-60}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(stream_parser switch dhcp_server dns frame uplink_hostonly
-                                     netconf netopts fraglimit portsec tftp_guard api)
+                                     netconf netopts fraglimit portsec tftp_guard api vring)
 dir=build-fuzz
 
 # Longest input per target: room for one maximal message plus a few more,
@@ -33,6 +33,7 @@ declare -A max_len=(
     [portsec]=2048		# a few ARP, IPv4 and IPv6 frames from a few ports
     [tftp_guard]=1024		# one request: a name of up to 512 bytes and its options
     [api]=4096			# a few request lines: a forward's is ~150 bytes
+    [vring]=8208		# a 16-byte header and two 4 KiB regions of guest memory
 )
 
 # One JSON line per target, in the shape of meson's testlog.json, so
