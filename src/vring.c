@@ -66,9 +66,10 @@ bool vring_setup(struct vring *vr, const struct vhost_mem *m, unsigned num, uint
 	vr->desc = (struct vring_desc *)vhost_mem_uva(m, desc, 16ull * num);
 	vr->avail = (uint16_t *)vhost_mem_uva(m, avail, 6ull + 2ull * num);
 	vr->used = vhost_mem_uva(m, used, 6ull + 8ull * num);
-	/* Indices are read and written whole: they must be aligned. */
-	if (!vr->desc || !vr->avail || !vr->used || ((uintptr_t)vr->avail & 1) ||
-	    ((uintptr_t)vr->used & 3)) {
+	/* Indices are read and written whole, descriptors as structs: each
+	 * part aligned as virtio asks (16, 2, 4). */
+	if (!vr->desc || !vr->avail || !vr->used || ((uintptr_t)vr->desc & 15) ||
+	    ((uintptr_t)vr->avail & 1) || ((uintptr_t)vr->used & 3)) {
 		*vr = (struct vring){ 0 };
 		return false;
 	}

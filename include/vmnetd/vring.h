@@ -71,7 +71,9 @@ struct vring_chain {
 
 /* Point @vr at a queue of @num entries whose parts QEMU placed at @desc,
  * @avail, @used (its own addresses, as SET_VRING_ADDR gives them); false if
- * @num is no power of two up to VRING_NUM_MAX or a part is outside memory. */
+ * @num is no power of two up to VRING_NUM_MAX, or a part is outside memory
+ * or misaligned. It starts at avail index 0 without EVENT_IDX: a caller
+ * sets last_avail (SET_VRING_BASE) and event_idx afterwards. */
 bool vring_setup(struct vring *vr, const struct vhost_mem *m, unsigned num, uint64_t desc,
 		 uint64_t avail, uint64_t used);
 
