@@ -47,6 +47,19 @@ or `ip netns add` for a path). What a user sees:
     --enable-seccomp; the exit descriptor ends it with 0.
  9. --listen dgram:udp:127.0.0.1:PORT: as step 5, QEMU on the daemon's
     loopback.
+10. dgram:unix peers that go away, and one that swaps its path (raw peers,
+    no QEMU; port-security=off): three peers that send an ARP request for
+    10.0.2.2 and close at once, then three that do it, wait for the reply,
+    send a datagram to a UDP echo on the host's loopback (answered late)
+    and close: the answers libslirp sends them fail, those peers are closed
+    ("its socket is gone") and the daemon carries on (no use-after-free in
+    the switch: the daemon crashes, or ASan stops it, where a delivery
+    closed its port). A broadcast that finds a peer gone still reaches the
+    peer after it. A peer whose path is replaced by a symlink to another
+    socket after its first frame: frames for its MAC (from another peer,
+    and libslirp's ARP reply) still reach the peer's own socket and never
+    that other socket, also after the peer closed. Last, a new peer still
+    gets its ARP reply and the daemon is alive.
 
 One QEMU at a time: each step stops what it started.
 """
@@ -56,6 +69,7 @@ import os
 import re
 import select
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -73,6 +87,7 @@ FWD_PID, FWD_S4 = 18080, 18090
 PATH_IFNAME, PATH_MAC = "eth7", "02:00:00:00:02:64"     # --ifname, --macaddress
 S4_MAC, S4_NET = "02:00:00:00:04:64", "10.9.0"          # step 8: --macaddress, --cidr
 DGRAM_UDP_PORT = 5557
+LATE_ECHO = 7301            # UDP, on 127.0.0.1 in the daemon's namespace: answers late
 BLOB = "blob.bin"
 MIB = 1024 * 1024
 SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33
@@ -136,6 +151,86 @@ def read_to_eof(fd, timeout, what):
             if not chunk:
                 return data
             data += chunk
+
+
+# A UDP echo that answers each datagram only after a delay (argv: port, seconds).
+LATE_ECHO_PY = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+print("ready", flush=True)
+while True:
+    data, addr = s.recvfrom(65536)
+    time.sleep(float(sys.argv[2]))
+    s.sendto(data, addr)
+"""
+
+
+def arp_frame(op, src_mac, src_ip, dst_mac, dst_ip):
+    """An ARP request (op 1, broadcast) or reply, padded to 60 bytes."""
+    body = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, op, src_mac, socket.inet_aton(src_ip),
+                       b"\0" * 6 if op == 1 else dst_mac, socket.inet_aton(dst_ip))
+    eth_dst = b"\xff" * 6 if op == 1 else dst_mac
+    return (eth_dst + src_mac + b"\x08\x06" + body).ljust(60, b"\0")
+
+
+def ip_checksum(data):
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def udp_frame(dst_mac, src_mac, src_ip, dst_ip, sport, dport, payload):
+    """An IPv4 UDP datagram in a frame (no UDP checksum, as IPv4 allows)."""
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                      socket.inet_aton(src_ip), socket.inet_aton(dst_ip))
+    iph = iph[:10] + struct.pack("!H", ip_checksum(iph)) + iph[12:]
+    return (dst_mac + src_mac + b"\x08\x00" + iph + udp).ljust(60, b"\0")
+
+
+class DgramPeer:
+    """A raw peer of a dgram:unix listener, as QEMU's -netdev dgram is one: a
+    unix datagram socket bound to `path`, a frame per datagram, sent to the
+    daemon's socket (not connected: the daemon answers from a socket of its
+    own)."""
+
+    def __init__(self, path, server, mac, ip):
+        self.path, self.server, self.ip = path, server, ip
+        self.mac = bytes.fromhex(mac.replace(":", ""))
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.s.bind(path)
+
+    def send(self, frame):
+        self.s.sendto(frame, self.server)
+
+    def frames(self, timeout):
+        """What arrives within `timeout` seconds."""
+        got = []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            r, _, _ = select.select([self.s], [], [], max(left, 0))
+            if not r:
+                return got
+            got.append(self.s.recv(65536))
+
+    def who_has_gateway(self):
+        self.send(arp_frame(1, self.mac, self.ip, None, GATEWAY))
+
+    def arp_reply(self, timeout=5):
+        """The gateway's answer to who_has_gateway(), or None."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for f in self.frames(min(0.2, max(deadline - time.monotonic(), 0))):
+                if (len(f) >= 42 and f[12:14] == b"\x08\x06" and f[20:22] == b"\0\x02" and
+                        f[28:32] == socket.inet_aton(GATEWAY) and f[0:6] == self.mac):
+                    return f
+        return None
+
+    def close(self):
+        self.s.close()
 
 
 def ctl(api, *args):
@@ -736,6 +831,145 @@ def main():
             vm.qemu.stop()
             check(d.stop() == 0, f"exit status {d.p.returncode}:\n{d.output()}")
 
+        # ---- 10 ----
+        def dgram_peers_gone():
+            ddir = path("dg")
+            os.makedirs(ddir, exist_ok=True)
+            dsock, api = os.path.join(ddir, "d.sock"), path("dg.api")
+            echo = lab.spawn(host, [PYTHON, "-c", LATE_ECHO_PY, str(LATE_ECHO), "0.5"],
+                             name="late-echo")
+            echo.wait_for("^ready$")
+            d = lab.daemon("--network", "default,mode=nat,port-security=off",
+                           "--api-socket", api, ns=host, sock=path("dg.none"),
+                           listen=[f"dgram:unix:{dsock}"], name="vmnetd-dgram-gone")
+            n = [0]
+
+            def peer(tag=None):
+                n[0] += 1
+                return DgramPeer(os.path.join(ddir, tag or f"p{n[0]}"), dsock,
+                                 f"52:54:00:00:0a:{n[0]:02x}", f"10.0.2.{100 + n[0]}")
+
+            def found_gone(since, *peers):
+                """Each of `peers` was closed for its socket being gone (or
+                the daemon died: the caller checks)."""
+                lines = [line for line in d.output().splitlines()[since:]
+                         if re.search(r"closed \(its socket is gone\)", line)]
+                return d.p.poll() is not None or all(
+                    any(f"({p.path}): closed" in line for line in lines) for p in peers)
+
+            def dgram_ports():
+                ports = slirp_request(api, {"execute": "list_ports"})["return"]["ports"]
+                return [p for p in ports if p["kind"] == "dgram"]
+
+            def alive(what):
+                check(d.p.poll() is None, f"the daemon died {what}:\n{d.output()[-4000:]}")
+
+            # Send and close at once: libslirp's reply, sent while the frame
+            # is handled, may find the peer gone (a daemon that pins a peer's
+            # socket when it reads the first frame ignores one gone by then).
+            for _ in range(3):
+                p = peer()
+                p.who_has_gateway()
+                p.close()
+            time.sleep(0.5)
+            alive("after three peers closed right after their ARP request")
+
+            def known(*peers):
+                """Each sends its ARP request and gets the answer: the daemon
+                has a port for it with its MAC, libslirp knows its address."""
+                replies = []
+                for p in peers:
+                    p.who_has_gateway()
+                    reply = p.arp_reply()
+                    check(reply is not None, f"no ARP reply for {p.path}:\n"
+                          f"{d.output()[-3000:]}")
+                    replies.append(reply)
+                return replies
+
+            # Known to the daemon and to libslirp, then gone before libslirp's
+            # late UDP answer (no frame in between): each answer, a unicast
+            # from libslirp, fails to be sent, and the peer is closed after.
+            since = len(d.output().splitlines())
+            late = [peer() for _ in range(3)]
+            for i, (p, reply) in enumerate(zip(late, known(*late))):
+                p.send(udp_frame(reply[6:12], p.mac, p.ip, GATEWAY, 40000 + i, LATE_ECHO,
+                                 b"answer me late"))
+                p.close()
+            wait_until(lambda: found_gone(since, *late), 20,
+                       "three peers closed for their socket being gone")
+            alive("when libslirp's answers found their peers gone")
+            check(dgram_ports() == [], f"gone peers still listed: {dgram_ports()}")
+
+            # A broadcast that finds a peer gone still reaches the peer after
+            # it (the last one attached).
+            sender, gone, after = peer(), peer(), peer()
+            known(sender, gone, after)
+            gone.close()
+            since = len(d.output().splitlines())
+            marker = b"\x88\xb5a broadcast for all"
+            sender.send((b"\xff" * 6 + sender.mac + marker).ljust(60, b"\0"))
+            got = after.frames(2)
+            check(any(marker in f for f in got), "a broadcast sent when a peer before it was "
+                  f"found gone did not reach the peer after it: {got}")
+            wait_until(lambda: found_gone(since, gone), 10,
+                       "the peer that closed to be found gone")
+            alive("after a broadcast found a peer gone")
+            sender.close()
+            after.close()
+
+            # A peer that swaps its path for a symlink to a socket of ours
+            # after its first frame: the daemon keeps writing to the peer's
+            # own socket, never through the link.
+            victim_path = os.path.join(ddir, "victim")
+            victim = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            victim.bind(victim_path)
+
+            def victim_silent(what, timeout):
+                r, _, _ = select.select([victim], [], [], timeout)
+                if r:
+                    raise AssertionError(f"{what}: the daemon wrote through the swapped path "
+                                         f"to the symlink's target: {victim.recv(65536)!r}")
+
+            try:
+                sw = peer("swapper")
+                other = peer()
+                known(sw, other)
+                os.unlink(sw.path)
+                os.symlink(victim_path, sw.path)
+                marker = b"\x88\xb5frame for the swapping peer"
+                other.send((sw.mac + other.mac + marker).ljust(60, b"\0"))
+                victim_silent("a frame from another peer for the swapped peer's MAC", 1)
+                got = sw.frames(1)
+                check(any(marker in f for f in got),
+                      f"the peer's own socket did not get the frame for its MAC: {got}")
+                sw.who_has_gateway()        # sent from the same (swapped) address
+                victim_silent("libslirp's ARP reply to the swapped peer", 1)
+                check(sw.arp_reply() is not None,
+                      "the swapping peer's second ARP request got no reply")
+                since = len(d.output().splitlines())
+                sw.close()
+                other.send((sw.mac + other.mac + marker).ljust(60, b"\0"))
+                victim_silent("a frame for the swapped peer's MAC after it closed", 1)
+                wait_until(lambda: found_gone(since, sw), 10,
+                           "the swapping peer to be closed once its socket is gone")
+                other.close()
+            finally:
+                victim.close()
+            alive("after the symlink swap")
+
+            # And a new peer is served as ever; the ones that closed before
+            # it are found gone by its broadcast and closed.
+            last = peer()
+            last.who_has_gateway()
+            check(last.arp_reply() is not None,
+                  f"a new peer got no ARP reply:\n{d.output()[-3000:]}")
+            alive("at the end")
+            wait_until(lambda: [p["macs"] for p in dgram_ports()] ==
+                       [["52:54:00:00:0a:%02x" % n[0]]], 10, "only the last peer listed")
+            last.close()
+            check(d.stop() == 0, f"exit status {d.p.returncode}:\n{d.output()[-4000:]}")
+            echo.stop()
+
         rc = run_steps([
             ("--netns PID --configure: tap0, DNS, fetch, full-MTU ping, lease, forward, "
              "process exit", pid_mode),
@@ -754,6 +988,8 @@ def main():
              "--disable-dns, --enable-seccomp", slirp4netns_rootless),
             ("--listen dgram:udp: printed QEMU arguments, lease, 1 MiB byte-exact, full-MTU "
              "ping", dgram_udp),
+            ("dgram:unix: peers gone while frames are delivered to them, a peer's path swapped "
+             "for a symlink: nothing written through it, the daemon carries on", dgram_peers_gone),
         ], lab)
     return rc
 

@@ -9,7 +9,10 @@ then READY=1 around a SIGHUP, and STOPPING=1; sockets handed over by systemd
 socket is made, and the passed files stay after exit; SIGHUP reloads
 --config, keeping an unchanged network's VMs and changing only its forwards,
 rebuilding a changed network and starting a new one, and a broken file
-changes nothing; stray signals do not kill it; --socket-group gives both
+changes nothing; a network whose only VM came by --fd keeps it (and gets
+no default socket) through a reload of an unchanged file, and once its
+section changes it is rebuilt in the file's place (still the first network)
+with forward ids that go on from those given before; stray signals do not kill it; --socket-group gives both
 sockets to the group and the API refuses other users; the API survives
 garbage, deep nesting, long lines, too many clients, a stalled client and
 thousands of connections; the QEMU arguments printed carry distinct MACs.
@@ -38,6 +41,9 @@ NOBODY = 65534
 # Host ports inside the lab namespace: the file's forward before a reload,
 # after it, in a broken file; and one added through the API.
 HOSTFWD_X, HOSTFWD_Y, HOSTFWD_Z, HOSTFWD_API = 2201, 2202, 2203, 2204
+# The --fd reload step's: the file's forward, two from the API before the
+# reload, one after.
+FDFWD_FILE, FDFWD_API1, FDFWD_API2, FDFWD_AFTER = 2211, 2212, 2213, 2214
 
 # A control-socket client for another user: one request, prints the reply.
 API_CLIENT = r"""
@@ -526,6 +532,132 @@ def main():
                 v.close()
             check(d.stop() == 0, d.output())
 
+        def reload_fd_network():
+            # As the user's daemon (nobody), so that its default socket
+            # directory is one of ours: $XDG_RUNTIME_DIR/vmnetd.
+            home = path("fdr")
+            xdg = os.path.join(home, "run")
+            default_dir = os.path.join(xdg, "vmnetd")
+            for dr in (home, xdg, default_dir):
+                os.mkdir(dr, 0o700)
+                os.chown(dr, NOBODY, NOBODY)
+            default_sock = os.path.join(default_dir, "default.sock")
+            conf, api = path("fdr.conf"), os.path.join(home, "fdr.api")
+            lab_sock = os.path.join(home, "lab.sock")
+
+            def write(extra=""):
+                with open(conf, "w") as f:
+                    f.write(f"[default]\nmode=nat\nhostfwd=tcp:127.0.0.1:{FDFWD_FILE}-:22\n"
+                            f"{extra}\n"
+                            f"[lab]\nmode=hostonly\nnet=192.168.81.0/24\n"
+                            f"listen=unix:{lab_sock}\n")
+
+            def fwd_ids():
+                return sorted(e["id"] for n in ("default", "lab") for e in returned(
+                    api_call(api, "list_hostfwd", network=n), "list_hostfwd")["entries"])
+
+            def reload(what):
+                mark = len(d.lines)
+                d.p.send_signal(signal.SIGHUP)
+                m = d.wait_for(r"reload: ", since=mark)
+                check(m.string.endswith("reload: done"), f"{what}: {m.string!r}")
+                return mark
+
+            write()
+            vm, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                n = theirs.fileno()
+                d = spawn_fds(lab, ns, [
+                    "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                    VMNETD, "--config", conf, "--fd", f"{n},network=default",
+                    "--api-socket", api], name="vmnetd-fd-reload", pass_fds=(n,),
+                    env=dict(os.environ, XDG_RUNTIME_DIR=xdg, HOME=home))
+                theirs.close()
+                d.wait_for(rf"default: fd {n}: connected")
+                d.wait_for("Attach a VM to network lab ")
+                mac = bytes([0x52, 0x54, 0x00, 0x00, 0x5f, 0x01])
+                frame = b"\xff" * 6 + mac + b"\x88\xb5" + b"the --fd VM".ljust(46, b"\0")
+                vm.sendall(struct.pack("!I", len(frame)) + frame)
+                fd_port = wait_until(lambda: [p for p in returned(api_call(
+                    api, "list_ports", network="default"), "list_ports")["ports"]
+                    if not p["uplink"]], 10, "the --fd VM in list_ports")
+                check(len(fd_port) == 1 and fd_port[0]["macs"] == ["52:54:00:00:5f:01"],
+                      f"the --fd VM's port: {fd_port}")
+                lab_vm = VmClient(lab_sock, 0x21)
+                wait_until(lambda: stream_ports(api, "lab"), 10, "lab's VM in list_ports")
+                for port in (FDFWD_API1, FDFWD_API2):
+                    returned(api_call(api, "add_hostfwd", network="default", proto="tcp",
+                                      host_addr="127.0.0.1", host_port=port, guest_port=80),
+                             "add_hostfwd before the reload")
+                before = fwd_ids()
+                check(len(before) == 3, f"forwards before the reload: {before}")
+                check(list(networks(api)) == ["default", "lab"],
+                      f"networks at start: {list(networks(api))}")
+                check(not os.path.exists(default_sock), "a default socket at start")
+
+                # The same file again: nothing to do for either network.
+                mark = reload("an unchanged file")
+                said = "\n".join(d.lines[mark:])
+                check("closed with its VMs" not in said and "started" not in said,
+                      f"an unchanged file rebuilt a network:\n{said}")
+                check(not os.path.exists(default_sock),
+                      f"an unchanged file gave default a socket: {default_sock}")
+                vm.setblocking(False)
+                try:
+                    got = vm.recv(65536)
+                    check(got != b"", "the --fd VM's connection was closed by a reload of "
+                          "an unchanged file")
+                except BlockingIOError:
+                    pass
+                ports = [p for p in returned(api_call(api, "list_ports", network="default"),
+                                             "list_ports")["ports"] if not p["uplink"]]
+                check([p["id"] for p in ports] == [fd_port[0]["id"]],
+                      f"default's ports after the reload: {ports}, before {fd_port}")
+                check(fwd_ids() == before, f"forwards after an unchanged reload: {fwd_ids()}")
+                check(list(networks(api)) == ["default", "lab"],
+                      f"networks after an unchanged reload: {list(networks(api))}")
+                check(not lab_vm.closed(), "lab's VM closed by an unchanged reload")
+
+                # default's section changes: it is rebuilt (its --fd VM goes:
+                # descriptors count at start only), still first, still
+                # without a socket, and its forward ids go on.
+                write("domainname=x.example")
+                mark = reload("default changed")
+                d.wait_for(r"network default changed: closed with its VMs", since=mark)
+                d.wait_for(r"network default: started", since=mark)
+                vm.setblocking(True)
+                vm.settimeout(10)
+                try:
+                    while vm.recv(65536):
+                        pass
+                except socket.timeout:
+                    raise AssertionError("the --fd VM still connected after default was "
+                                         "rebuilt") from None
+                names = list(networks(api))
+                check(names == ["default", "lab"],
+                      f"list_networks after default was rebuilt: {names}, want default first")
+                check(not os.path.exists(default_sock),
+                      f"the rebuilt default got a default socket: {default_sock}")
+                after = fwd_ids()
+                check(len(after) == 1 and after[0] > max(before),
+                      f"the file's forward of the rebuilt default: id {after}, ids given "
+                      f"before {before}")
+                new_id = returned(api_call(api, "add_hostfwd", network="default", proto="tcp",
+                                           host_addr="127.0.0.1", host_port=FDFWD_AFTER,
+                                           guest_port=80), "add_hostfwd after the rebuild")["id"]
+                check(new_id > max(before + after),
+                      f"add_hostfwd after the rebuild gave id {new_id}; ids given before: "
+                      f"{before + after}")
+                # The API's "first network" is still default.
+                first = returned(api_call(api, "list_hostfwd"), "list_hostfwd")["entries"]
+                check(sorted(e["id"] for e in first) == sorted(after + [new_id]),
+                      f"list_hostfwd without a network lists {first}, not default's")
+                check(not lab_vm.closed(), "lab's VM closed when only default changed")
+                lab_vm.close()
+                check(d.stop() == 0, d.output())
+            finally:
+                vm.close()
+
         def stray_signals():
             sock = path("sig.sock")
             d = daemon(sock=sock, name="vmnetd-signals")
@@ -729,6 +861,9 @@ def main():
             ("API: garbage, bad types, long lines, deep nesting, 33 clients, a stalled client, "
              "pipelining, 2000 clients", api_robustness),
             ("QEMU arguments: a distinct mac= for each listener", qemu_macs),
+            ("SIGHUP with a network attached by --fd only: an unchanged file keeps its VM and "
+             "makes no socket; a changed one rebuilds it first in order, forward ids go on",
+             reload_fd_network),
         ], lab)
 
 

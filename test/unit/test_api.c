@@ -20,6 +20,7 @@
 
 #include "vmnetd/api.h"
 #include "vmnetd/api_commands.h"
+#include "vmnetd/forwards.h"
 #include "vmnetd/network.h"
 
 #define MS 1000000LL
@@ -504,6 +505,117 @@ static void test_hostfwd(void)
 	fx_clear(&x);
 }
 
+/* Is TCP and UDP @port on 127.0.0.1 free for us to bind now? */
+static bool loopback_port_free(uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	bool ok = true;
+
+	for (int type = SOCK_STREAM; ok && type <= SOCK_DGRAM; type++) {
+		int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+
+		g_assert_cmpint(fd, >=, 0);
+		ok = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+		close(fd);
+	}
+	return ok;
+}
+
+/* A free port below 1024 on 127.0.0.1 (we run as root), or 0. */
+static uint16_t free_low_port(void)
+{
+	if (geteuid() != 0)
+		return 0;
+	for (uint16_t port = 1023; port >= 600; port--)
+		if (loopback_port_free(port))
+			return port;
+	return 0;
+}
+
+static char *hostfwd_req(const char *proto, const char *host_addr, unsigned port)
+{
+	g_autofree char *addr = host_addr ? g_strdup_printf("\"host_addr\":\"%s\",", host_addr)
+					  : g_strdup("");
+
+	return g_strdup_printf("{\"execute\":\"add_hostfwd\",\"arguments\":{\"proto\":\"%s\",%s"
+			       "\"host_port\":%u,\"guest_port\":22}}", proto, addr, port);
+}
+
+/* The id a request that must succeed got. */
+static unsigned added_id(struct api_ctx *ctx, const char *req, const struct api_peer *peer)
+{
+	int fd = -1;
+	g_autofree char *reply = call_fd(ctx, req, &fd, peer);
+	g_autoptr(JsonNode) root = json_from_string(reply, NULL);
+	JsonObject *o = json_node_get_object(root);
+
+	if (!json_object_has_member(o, "return"))
+		g_error("%s: %s", req, reply);
+	return json_object_get_int_member(json_object_get_object_member(o, "return"), "id");
+}
+
+/* A client of another uid (a --socket-group member) may not have a root
+ * daemon bind a host port below 1024: refused, nothing bound, nothing
+ * listed; 1024 and up are its to ask for, and the daemon's own user may
+ * ask for any. */
+static void test_hostfwd_privileged_ports(void)
+{
+	static const char want[] = "add_hostfwd: host ports below 1024 are for the daemon's "
+				   "own user";
+	struct fx x;
+	uint16_t low = free_low_port(), high = free_tcp_port();
+	unsigned id;
+
+	fx_init(&x);
+	/* Below 1024, from another uid: whatever the protocol or address. */
+	{
+		static const char *const protos[] = { "tcp", "udp", "tcp4", "udp4" };
+		unsigned ports[] = { low ? low : 1023, 1023, 1, 80 };
+
+		for (size_t i = 0; i < G_N_ELEMENTS(ports); i++)
+			for (size_t k = 0; k < G_N_ELEMENTS(protos); k++) {
+				g_autofree char *req = hostfwd_req(protos[k], "127.0.0.1", ports[i]);
+				g_autofree char *any = hostfwd_req(protos[k], NULL, ports[i]);
+				int fd = -1;
+
+				expect_error_fd(&x.ctx, req, &fd, &other_peer, want, false);
+				expect_error_fd(&x.ctx, any, &fd, &other_peer, want, false);
+			}
+	}
+	expect(&x.ctx, "{\"execute\":\"list_hostfwd\"}", "{\"return\":{\"entries\":[]}}");
+	if (low)	/* refused before anything was bound */
+		g_assert_true(loopback_port_free(low));
+
+	/* 1024 and up, from another uid: taken. */
+	{
+		g_autofree char *req = hostfwd_req("tcp", "127.0.0.1", high);
+		unsigned next = forwards_next_id();
+
+		id = added_id(&x.ctx, req, &other_peer);
+		g_assert_cmpuint(id, ==, next);
+		g_assert_false(loopback_port_free(high));	/* listening */
+	}
+	if (loopback_port_free(1024)) {
+		g_autofree char *req = hostfwd_req("udp", "127.0.0.1", 1024);
+
+		g_assert_cmpuint(added_id(&x.ctx, req, &other_peer), >, id);
+	} else {
+		g_test_message("port 1024 is in use here: not tried");
+	}
+
+	/* Below 1024, from the daemon's own user: taken. */
+	if (low) {
+		g_autofree char *req = hostfwd_req("tcp", "127.0.0.1", low);
+
+		g_assert_cmpuint(added_id(&x.ctx, req, &same_peer), >, id);
+		g_assert_false(loopback_port_free(low));
+	} else {
+		g_test_message("not root, or no free port below 1024: own user's low port not tried");
+	}
+	fx_clear(&x);
+}
+
 static const uint8_t vm_mac[6] = { 0x52, 0x54, 0, 0, 0, 0x42 };
 
 /* An ARP who-has 10.0.2.2 from the VM, 60 bytes, in QEMU's stream framing. */
@@ -956,6 +1068,112 @@ static void test_capture(void)
 		close(q[0]);
 	}
 	close(sv[1]);
+	fx_clear(&x);
+}
+
+/* Has the other end of @fd (a pipe's read end, a socket) gone: EOF now? */
+static bool peer_closed(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
+}
+
+/* A capture goes to a regular file only. A pipe or socket the client
+ * shares could be made blocking again by the client (O_NONBLOCK belongs to
+ * the open file, which both hold) and then freeze the daemon's loop on a
+ * full pipe; so any pipe, socket or device is refused whatever its flags,
+ * from any client, and closed; no capture runs after. A regular file is
+ * taken, blocking or not. */
+static void test_capture_refuses_pipes(void)
+{
+	static const char want[] = "capture_start: the capture file must be a regular file "
+				   "(not a pipe, socket or device)";
+	static const char start[] = "{\"execute\":\"capture_start\",\"arguments\":{\"file\":\"x\"}}";
+	const struct api_peer *const peers[] = { &other_peer, &same_peer };
+	struct fx x;
+
+	fx_init(&x);
+	for (size_t i = 0; i < G_N_ELEMENTS(peers); i++) {
+		for (int kind = 0; kind < 6; kind++) {
+			int ends[2], fd, keep = -1;
+			const char *what;
+
+			switch (kind) {
+			case 0:
+				what = "a pipe";
+				g_assert_cmpint(pipe2(ends, O_CLOEXEC), ==, 0);
+				break;
+			case 1:
+				what = "a non-blocking pipe";
+				g_assert_cmpint(pipe2(ends, O_CLOEXEC | O_NONBLOCK), ==, 0);
+				break;
+			case 2:
+				/* The attack itself: non-blocking when passed, the
+				 * client keeps a copy to make it blocking after. */
+				what = "a pipe the client keeps a copy of";
+				g_assert_cmpint(pipe2(ends, O_CLOEXEC | O_NONBLOCK), ==, 0);
+				keep = dup(ends[1]);
+				g_assert_cmpint(keep, >=, 0);
+				break;
+			case 3:
+				what = "a socket";
+				g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+							   ends), ==, 0);
+				break;
+			case 4:
+				what = "a non-blocking socket";
+				g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+							   SOCK_NONBLOCK, 0, ends), ==, 0);
+				break;
+			default:
+				what = "a device (/dev/null)";
+				ends[1] = open("/dev/null", O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+				ends[0] = -1;
+				g_assert_cmpint(ends[1], >=, 0);
+				break;
+			}
+			g_test_message("capture_start on %s, %s uid", what,
+				       peers[i]->same_uid ? "the daemon's" : "another");
+			fd = ends[1];
+			expect_error_fd(&x.ctx, start, &fd, peers[i], want, false);
+			g_assert_cmpint(fd, ==, -1);			/* taken... */
+			g_assert_cmpint(fcntl(ends[1], F_GETFD), <, 0);	/* ...and closed */
+			if (keep >= 0) {
+				/* Blocking again, for whoever holds it: not the daemon. */
+				g_assert_cmpint(fcntl(keep, F_SETFL, 0), ==, 0);
+				g_assert_false(peer_closed(ends[0]));
+				close(keep);
+			}
+			if (ends[0] >= 0) {
+				g_assert_true(peer_closed(ends[0]));	/* no copy kept */
+				close(ends[0]);
+			}
+			expect_error(&x.ctx, "{\"execute\":\"capture_stop\"}",
+				     "capture_stop: network t is not being captured");
+		}
+	}
+
+	/* A regular file, passed non-blocking: taken, the header written. */
+	{
+		int p[2], fd;
+		uint32_t hdr[6];
+
+		g_assert_cmpint(capture_pipe(p), ==, 0);
+		g_assert_cmpint(fcntl(p[1], F_SETFL, O_NONBLOCK), ==, 0);
+		fd = p[1];
+		{
+			g_autofree char *reply = call_fd(&x.ctx, start, &fd, &other_peer);
+
+			g_assert_cmpstr(reply, ==, "{\"return\":{}}");
+		}
+		g_assert_cmpint(fd, ==, -1);
+		g_assert_true(read_exactly(p[0], hdr, sizeof(hdr)));
+		g_assert_cmphex(hdr[0], ==, 0xa1b2c3d4);
+		expect(&x.ctx, "{\"execute\":\"capture_stop\"}",
+		       "{\"return\":{\"frames\":0,\"bytes\":0,\"dropped\":0}}");
+		close(p[0]);
+	}
 	fx_clear(&x);
 }
 
@@ -1686,9 +1904,11 @@ int main(int argc, char **argv)
 	g_test_add_func("/api/request-checks", test_request_checks);
 	g_test_add_func("/api/shutdown-no-network", test_shutdown_no_network);
 	g_test_add_func("/api/hostfwd", test_hostfwd);
+	g_test_add_func("/api/hostfwd-privileged-ports", test_hostfwd_privileged_ports);
 	g_test_add_func("/api/listings", test_listings);
 	g_test_add_func("/api/shutdown", test_shutdown);
 	g_test_add_func("/api/capture", test_capture);
+	g_test_add_func("/api/capture-refuses-pipes", test_capture_refuses_pipes);
 	g_test_add_func("/api/socket/framing", test_socket_framing);
 	g_test_add_func("/api/socket/limits", test_socket_limits);
 	g_test_add_func("/api/socket/backpressure", test_socket_backpressure);

@@ -341,6 +341,95 @@ static void test_queued_bound(void)
 		close(peers[i]);
 }
 
+/* A port whose device vanishes while its queue is written, as a bridged
+ * uplink's does: its flush op lets go of the descriptor (port_fd_detach)
+ * and reports success. */
+static bool vanishing_flush(struct port *p)
+{
+	port_fd_detach(p);
+	return true;
+}
+
+static void ignore_read(struct port *p)
+{
+	char buf[64];
+
+	(void)!read(p->fd, buf, sizeof(buf));
+}
+
+static const struct port_ops vanishing_ops = {
+	.kind = "vanishing", .read = ignore_read, .flush = vanishing_flush,
+};
+
+static const struct port_ops plain_ops = { .kind = "plain", .read = ignore_read };
+
+static struct port *fd_port(struct port_set *set, const struct port_ops *ops, const char *name,
+			    int *peer)
+{
+	struct port *p = g_new0(struct port, 1);
+	int sv[2];
+
+	g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), ==,
+			0);
+	*peer = sv[1];
+	port_init(p, ops, g_strdup(name));
+	g_assert_true(port_attach(set, p, sv[0], 4u << 20, NULL));
+	return p;
+}
+
+/* The pool's count follows a queue that a flush emptied by detaching the
+ * device: not counted out twice (the pool once went to ~2^64 and every
+ * port's frames were dropped after); the frames lost with the device are
+ * counted as drops; another port still queues. */
+static void test_detach_in_flush(void)
+{
+	struct loop *l = loop_new();
+	struct vswitch *sw = switch_new(SWITCH_AGEING_NS);
+	struct port_set *set = port_set_new(l, sw);
+	struct loop_timer *stop = loop_timer_new(l, quit_loop, l);
+	uint8_t f[1500] = { 0 };
+	unsigned queued = 0;
+	int peer, peer2;
+	struct port *p = fd_port(set, &vanishing_ops, "bridged", &peer), *p2;
+
+	memset(f, 0xff, 6);
+	memcpy(f + 6, vm_mac, 6);
+	f[12] = 0x08;
+	/* Past the port's own 256 KiB, into the shared pool. */
+	while (txring_used(&p->tx) < PORT_QUEUE_OWN + (64u << 10)) {
+		g_assert_cmpint(port_deliver(p, f, sizeof(f)), ==, PORT_QUEUED);
+		queued++;
+	}
+	g_assert_cmpuint(port_set_queued(set), >, 0);
+	g_assert_cmpuint(port_set_queued(set), <, 1u << 20);
+	g_assert_cmpuint(p->stats.tx_drops, ==, 0);
+
+	loop_timer_arm(stop, clock_now_ns() + 20 * 1000000LL);
+	loop_run(l);				/* the flush: the device goes */
+	g_assert_cmpint(p->fd, ==, -1);
+	g_assert_false(p->closed);		/* it keeps its place in the switch */
+	g_assert_cmpuint(txring_used(&p->tx), ==, 0);
+	g_assert_cmpuint(port_set_queued(set), ==, 0);
+	g_assert_cmpuint(p->stats.tx_drops, ==, queued);
+	g_assert_cmpuint(p->stats.tx_frames, ==, queued);
+
+	/* A fresh port queues, in its own share and then from the pool. */
+	p2 = fd_port(set, &plain_ops, "vm", &peer2);
+	g_assert_cmpint(port_deliver(p2, f, sizeof(f)), ==, PORT_QUEUED);
+	while (txring_used(&p2->tx) < PORT_QUEUE_OWN + (16u << 10))
+		g_assert_cmpint(port_deliver(p2, f, sizeof(f)), ==, PORT_QUEUED);
+	g_assert_cmpuint(port_set_queued(set), >, 0);
+	g_assert_cmpuint(port_set_queued(set), <, 1u << 20);
+	g_assert_cmpuint(p2->stats.tx_drops, ==, 0);
+
+	port_set_free(set);
+	loop_timer_free(stop);
+	loop_free(l);
+	switch_free(sw);
+	close(peer);
+	close(peer2);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -348,5 +437,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/network/connect-never-blocks", test_connect_never_blocks);
 	g_test_add_func("/network/listener-out-of-fds", test_listener_out_of_fds);
 	g_test_add_func("/network/queued-bound", test_queued_bound);
+	g_test_add_func("/network/detach-in-flush", test_detach_in_flush);
 	return g_test_run();
 }

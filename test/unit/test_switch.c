@@ -401,6 +401,46 @@ static void test_backpressure(struct fixture *fx, gconstpointer data)
 	g_assert_null(fx->p[0].port.blocked_on);
 }
 
+/* A deliver op that takes its port out of the switch, as port_close()
+ * does (deliver ops must not since a use-after-free: port.h), while the
+ * switch delivers to it. */
+static enum port_verdict leaving_deliver(struct port *p, const uint8_t *frame, size_t len)
+{
+	fake_deliver(p, frame, len);
+	p->closed = true;
+	switch_del_port(p->sw, p);		/* frees its MAC entries */
+	return PORT_DROPPED;
+}
+
+static const struct port_ops leaving_ops = { "leaving", leaving_deliver };
+
+/* The switch touches no MAC entry after a delivery (the entry goes with a
+ * port that closes; run under ASan), and a source that may pause is not
+ * left waiting on a port that went. */
+static void test_delivery_closes_port(struct fixture *fx, gconstpointer data)
+{
+	uint8_t f[60];
+
+	(void)data;
+	make_frame(f, 1, 2);
+	switch_input(fx->sw, &fx->p[1].port, f, 60, 0);	/* learn 2 on p1 */
+	fx->p[1].port.ops = &leaving_ops;
+	fx->p[1].port.backlog = 5000;			/* congested, too */
+	reset(fx->p, 3);
+	make_frame(f, 2, 1);
+	switch_input(fx->sw, &fx->p[0].port, f, 60, 0);	/* p0 may pause */
+	g_assert_cmpuint(fx->p[1].delivered, ==, 1);
+	g_assert_null(fx->p[1].port.sw);
+	g_assert_null(fx->p[0].port.blocked_on);
+	g_assert_false(fx->p[1].port.holding);
+	g_assert_null(switch_lookup(fx->sw, f, 0));	/* 2 went with p1 */
+	/* Still a switch: p0 and p2 reach each other. */
+	make_frame(f, 1, 3);
+	switch_input(fx->sw, &fx->p[2].port, f, 60, 0);
+	g_assert_cmpuint(fx->p[0].delivered, ==, 1);
+	g_assert_cmpuint(fx->p[1].delivered, ==, 1);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -419,5 +459,6 @@ int main(int argc, char **argv)
 	ADD("/switch/full-table-evicts", test_full_table_evicts);
 	ADD("/switch/runt", test_runt);
 	ADD("/switch/backpressure", test_backpressure);
+	ADD("/switch/delivery-closes-port", test_delivery_closes_port);
 	return g_test_run();
 }

@@ -3,7 +3,9 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <arpa/inet.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include "vmnetd/netsvc.h"
 #include "vmnetd/selfports.h"
 #include "vmnetd/netopts.h"
+#include "vmnetd/slirp_stack.h"
 #include "vmnetd/switch.h"
 #include "vmnetd/uplink_nat.h"
 
@@ -320,6 +323,263 @@ static void test_selfport_refused(void)
 					(struct in_addr){ htonl(0x0a000202) }));
 }
 
+/* ---- IPv6: the daemon's own [::1] and [::] sockets ---- */
+
+static const struct in6_addr guest6 = { .s6_addr = { 0xfe, 0xc0, [15] = 0x15 } };
+
+/* A TCP SYN (@tcp) or a UDP datagram with 4 bytes of payload from the VM
+ * (fec0::15) to [@dst]:@dport, through @dst's MAC as libslirp gives it;
+ * checksums right, so libslirp takes it. */
+static size_t l4_to6(uint8_t *f, const struct in6_addr *dst, uint16_t dport, bool tcp)
+{
+	uint8_t *ip = f + ETH_HLEN, *l4 = ip + IP6_HLEN;
+	size_t l4_len = tcp ? 20 : UDP_HLEN + 4;
+	uint32_t sum;
+	uint16_t csum;
+
+	memset(f, 0, ETH_HLEN + IP6_HLEN + l4_len);
+	slirp_mac6(dst, f);
+	memcpy(f + 6, vm_mac, 6);
+	put_be16(f + 12, ETH_P_IPV6);
+	ip[0] = 0x60;
+	put_be16(ip + 4, l4_len);
+	ip[6] = tcp ? IPPROTO_TCP_ : IPPROTO_UDP_;
+	ip[7] = 64;
+	memcpy(ip + 8, &guest6, 16);
+	memcpy(ip + 24, dst, 16);
+	put_be16(l4, 40000);
+	put_be16(l4 + 2, dport);
+	if (tcp) {
+		put_be16(l4 + 4, 0x1234);	/* seq */
+		l4[12] = 5 << 4;
+		l4[13] = 0x02;			/* SYN */
+		put_be16(l4 + 14, 65535);	/* window */
+	} else {
+		put_be16(l4 + 4, l4_len);
+		memcpy(l4 + UDP_HLEN, "ping", 4);
+	}
+	sum = frame_sum16(ip + 8, 32, 0) + (uint32_t)l4_len + ip[6];
+	csum = frame_checksum(l4, l4_len, sum);
+	put_be16(l4 + (tcp ? 16 : 6), csum || tcp ? csum : 0xffff);	/* UDP: 0 is none */
+	return ETH_HLEN + IP6_HLEN + l4_len;
+}
+
+/* A @type socket bound to [@addr]:0 (a port of the kernel's choosing),
+ * listening if TCP; its address in @sin6. -1 when the host has no IPv6. */
+static int bound6(const char *addr, int type, struct sockaddr_in6 *sin6)
+{
+	socklen_t len = sizeof(*sin6);
+	int fd = socket(AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	*sin6 = (struct sockaddr_in6){ .sin6_family = AF_INET6 };
+	g_assert_cmpint(inet_pton(AF_INET6, addr, &sin6->sin6_addr), ==, 1);
+	if (fd < 0 || bind(fd, (struct sockaddr *)sin6, sizeof(*sin6)) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 8) < 0)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	g_assert_cmpint(getsockname(fd, (struct sockaddr *)sin6, &len), ==, 0);
+	return fd;
+}
+
+static void quit_loop(void *opaque)
+{
+	loop_quit(opaque);
+}
+
+/* Did libslirp reach @fd (a connection to accept, a datagram to read)
+ * within @ms? The loop runs meanwhile, for libslirp's part. */
+static bool reached(struct rig *r, int fd, int type, int ms)
+{
+	int64_t until = clock_now_ns() + ms * 1000000LL;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct loop_timer *t = loop_timer_new(r->l, quit_loop, r->l);
+	bool got = false;
+
+	while (!got && clock_now_ns() < until) {
+		loop_timer_arm(t, clock_now_ns() + 10 * 1000000LL);
+		loop_run(r->l);
+		if (poll(&pfd, 1, 0) == 1) {
+			if (type == SOCK_STREAM) {
+				int c = accept(fd, NULL, NULL);
+
+				g_assert_cmpint(c, >=, 0);
+				close(c);
+			} else {
+				char buf[64];
+
+				g_assert_cmpint(recv(fd, buf, sizeof(buf), 0), ==, 4);
+				g_assert_cmpmem(buf, 4, "ping", 4);
+			}
+			got = true;
+		}
+	}
+	loop_timer_free(t);
+	return got;
+}
+
+/* The IPv6 side of selfports: a "::" socket is reached at any address,
+ * "::1" only through the gateway, and an IPv4 socket never over IPv6. */
+static void test_selfports_blocks6(void)
+{
+	struct in6_addr gw, other, dns;
+	struct sockaddr_in6 any6 = { .sin6_family = AF_INET6, .sin6_port = htons(6001),
+				     .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6, .sin6_port = htons(6002),
+				    .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in any4 = { .sin_family = AF_INET, .sin_port = htons(6003),
+				    .sin_addr = { htonl(INADDR_ANY) } };
+	struct sockaddr_in lo4 = { .sin_family = AF_INET, .sin_port = htons(6004),
+				   .sin_addr = { htonl(INADDR_LOOPBACK) } };
+
+	g_assert_cmpint(inet_pton(AF_INET6, "fec0::2", &gw), ==, 1);
+	g_assert_cmpint(inet_pton(AF_INET6, "2001:db8::7", &other), ==, 1);
+	g_assert_cmpint(inet_pton(AF_INET6, "fec0::3", &dns), ==, 1);
+
+	selfports_add((struct sockaddr *)&any6, IPPROTO_TCP);
+	selfports_add((struct sockaddr *)&lo6, IPPROTO_TCP);
+	selfports_add((struct sockaddr *)&any4, IPPROTO_TCP);
+	selfports_add((struct sockaddr *)&lo4, IPPROTO_UDP);
+
+	/* "::": whatever the guest names, the port is the daemon's. */
+	g_assert_true(selfports_blocks6(IPPROTO_TCP, &gw, 6001, &gw));
+	g_assert_true(selfports_blocks6(IPPROTO_TCP, &other, 6001, &gw));
+	g_assert_true(selfports_blocks6(IPPROTO_TCP, &dns, 6001, &gw));
+	g_assert_false(selfports_blocks6(IPPROTO_UDP, &gw, 6001, &gw));	/* a TCP socket */
+	g_assert_false(selfports_blocks6(IPPROTO_TCP, &other, 6005, &gw));	/* no socket */
+	/* "::1": only the gateway leads there. */
+	g_assert_true(selfports_blocks6(IPPROTO_TCP, &gw, 6002, &gw));
+	g_assert_false(selfports_blocks6(IPPROTO_TCP, &other, 6002, &gw));
+	g_assert_false(selfports_blocks6(IPPROTO_TCP, &dns, 6002, &gw));
+	/* IPv4 sockets: no IPv6 packet reaches them, wildcard or loopback. */
+	g_assert_false(selfports_blocks6(IPPROTO_TCP, &gw, 6003, &gw));
+	g_assert_false(selfports_blocks6(IPPROTO_TCP, &other, 6003, &gw));
+	g_assert_false(selfports_blocks6(IPPROTO_UDP, &gw, 6004, &gw));
+
+	selfports_del((struct sockaddr *)&lo4, IPPROTO_UDP);
+	selfports_del((struct sockaddr *)&any4, IPPROTO_TCP);
+	selfports_del((struct sockaddr *)&lo6, IPPROTO_TCP);
+	selfports_del((struct sockaddr *)&any6, IPPROTO_TCP);
+	g_assert_false(selfports_blocks6(IPPROTO_TCP, &gw, 6001, &gw));
+	g_assert_false(selfports_blocks6(IPPROTO_TCP, &gw, 6002, &gw));
+}
+
+/* An IPv6 guest cannot reach the daemon's own [::1] TCP and UDP sockets
+ * through the IPv6 gateway (fec0::2 leads to the host's ::1): the SYN and
+ * the datagram are dropped before libslirp, which then makes no connection
+ * and sends nothing. The same packets to a port that is not the daemon's
+ * go through (that is how "reached" is seen). */
+static void test_selfport6_dropped(void)
+{
+	struct rig r;
+	uint8_t f[256];
+	struct sockaddr_in6 own_tcp, own_udp, other_tcp, other_udp;
+	int own_t = bound6("::1", SOCK_STREAM, &own_tcp);
+	int own_u = bound6("::1", SOCK_DGRAM, &own_udp);
+	int other_t = bound6("::1", SOCK_STREAM, &other_tcp);
+	int other_u = bound6("::1", SOCK_DGRAM, &other_udp);
+	const struct in6_addr *gw;
+	char gw_text[INET6_ADDRSTRLEN];
+	uint64_t to_nat;
+
+	if (own_t < 0 || own_u < 0 || other_t < 0 || other_u < 0) {
+		g_test_skip("no IPv6 loopback here");
+		return;
+	}
+	selfports_add((struct sockaddr *)&own_tcp, IPPROTO_TCP);
+	selfports_add((struct sockaddr *)&own_udp, IPPROTO_UDP);
+	rig_up(&r, false);
+	g_assert_true(r.nc.nat.ipv6);
+	gw = &r.nc.nat.ip6_host;
+	g_assert_nonnull(inet_ntop(AF_INET6, gw, gw_text, sizeof(gw_text)));
+	g_assert_cmpstr(gw_text, ==, "fec0::2");
+
+	/* To the daemon's own ports: nothing reaches them, nothing comes back. */
+	port_input(&r.vm->port, f, l4_to6(f, gw, ntohs(own_tcp.sin6_port), true));
+	port_input(&r.vm->port, f, l4_to6(f, gw, ntohs(own_udp.sin6_port), false));
+	to_nat = r.nat->stats.tx_frames;
+	g_assert_cmpuint(to_nat, ==, 2);		/* taken by the NAT port... */
+	g_assert_false(reached(&r, own_t, SOCK_STREAM, 300));	/* ...not by libslirp */
+	g_assert_false(reached(&r, own_u, SOCK_DGRAM, 50));
+	g_assert_cmpuint(r.vm->frames, ==, 0);		/* dropped: no SYN-ACK, no RST */
+
+	/* To other ports on the same ::1: libslirp connects and sends. */
+	port_input(&r.vm->port, f, l4_to6(f, gw, ntohs(other_tcp.sin6_port), true));
+	g_assert_true(reached(&r, other_t, SOCK_STREAM, 2000));
+	port_input(&r.vm->port, f, l4_to6(f, gw, ntohs(other_udp.sin6_port), false));
+	g_assert_true(reached(&r, other_u, SOCK_DGRAM, 2000));
+
+	/* The daemon's own ports again, now that libslirp has the guest's
+	 * neighbour entry and its sockets: still nothing. */
+	port_input(&r.vm->port, f, l4_to6(f, gw, ntohs(own_tcp.sin6_port), true));
+	port_input(&r.vm->port, f, l4_to6(f, gw, ntohs(own_udp.sin6_port), false));
+	g_assert_false(reached(&r, own_t, SOCK_STREAM, 300));
+	g_assert_false(reached(&r, own_u, SOCK_DGRAM, 50));
+
+	rig_down(&r);
+	selfports_del((struct sockaddr *)&own_udp, IPPROTO_UDP);
+	selfports_del((struct sockaddr *)&own_tcp, IPPROTO_TCP);
+	close(own_t);
+	close(own_u);
+	close(other_t);
+	close(other_u);
+}
+
+/* Nor by naming the host's loopback itself: libslirp (4.7) connects an
+ * IPv6 guest's SYN for ::1, or for ::ffff:127.0.0.1 (an IPv4-mapped
+ * address, which reaches the host's IPv4 loopback), as it is, whatever
+ * host-loopback= says, so the daemon's own [::1] and 127.0.0.1 sockets
+ * must be kept from those destinations too. */
+static void test_selfport6_loopback_named(void)
+{
+	struct rig r;
+	uint8_t f[256], gw_mac[6];
+	struct sockaddr_in6 own6;
+	struct sockaddr_in own4 = { .sin_family = AF_INET, .sin_addr = { htonl(INADDR_LOOPBACK) } };
+	socklen_t len = sizeof(own4);
+	int fd6 = bound6("::1", SOCK_STREAM, &own6);
+	int fd4 = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct in6_addr lo6 = IN6ADDR_LOOPBACK_INIT, mapped;
+	bool via_lo6, via_mapped;
+	size_t n;
+
+	if (fd6 < 0) {
+		g_test_skip("no IPv6 loopback here");
+		return;
+	}
+	g_assert_cmpint(bind(fd4, (struct sockaddr *)&own4, sizeof(own4)), ==, 0);
+	g_assert_cmpint(listen(fd4, 8), ==, 0);
+	g_assert_cmpint(getsockname(fd4, (struct sockaddr *)&own4, &len), ==, 0);
+	g_assert_cmpint(inet_pton(AF_INET6, "::ffff:127.0.0.1", &mapped), ==, 1);
+	selfports_add((struct sockaddr *)&own6, IPPROTO_TCP);
+	selfports_add((struct sockaddr *)&own4, IPPROTO_TCP);
+	rig_up(&r, false);
+	slirp_mac6(&r.nc.nat.ip6_host, gw_mac);	/* routed through the gateway */
+
+	n = l4_to6(f, &lo6, ntohs(own6.sin6_port), true);
+	memcpy(f, gw_mac, 6);
+	port_input(&r.vm->port, f, n);
+	via_lo6 = reached(&r, fd6, SOCK_STREAM, 300);
+	n = l4_to6(f, &mapped, ntohs(own4.sin_port), true);
+	memcpy(f, gw_mac, 6);
+	port_input(&r.vm->port, f, n);
+	via_mapped = reached(&r, fd4, SOCK_STREAM, 300);
+	rig_down(&r);
+	selfports_del((struct sockaddr *)&own4, IPPROTO_TCP);
+	selfports_del((struct sockaddr *)&own6, IPPROTO_TCP);
+	close(fd6);
+	close(fd4);
+	if (via_lo6)
+		g_test_message("BUG: a guest's SYN to [::1]:%u reached the daemon's own [::1] "
+			       "socket", ntohs(own6.sin6_port));
+	if (via_mapped)
+		g_test_message("BUG: a guest's SYN to [::ffff:127.0.0.1]:%u reached the daemon's "
+			       "own 127.0.0.1 socket", ntohs(own4.sin_port));
+	if (via_lo6 || via_mapped)
+		g_test_fail();		/* not an abort: the tests after it still run */
+}
+
 /* A flood of first fragments reaches libslirp only within the reassembly
  * budget: the rest is dropped at the NAT port, counted. */
 static void test_fragment_flood_bounded(void)
@@ -451,7 +711,10 @@ int main(int argc, char **argv)
 	g_test_add_func("/uplink-nat/dhcp-vmnetd-per-port-cap", test_dhcp_vmnetd_per_port_cap);
 	g_test_add_func("/uplink-nat/dhcp-vmnetd-reserved", test_dhcp_vmnetd_reserved);
 	g_test_add_func("/uplink-nat/selfport-refused", test_selfport_refused);
+	g_test_add_func("/uplink-nat/selfports-blocks6", test_selfports_blocks6);
+	g_test_add_func("/uplink-nat/selfport6-dropped", test_selfport6_dropped);
 	g_test_add_func("/uplink-nat/fragment-flood-bounded", test_fragment_flood_bounded);
 	g_test_add_func("/uplink-nat/tftp-guarded", test_tftp_guarded);
+	g_test_add_func("/uplink-nat/selfport6-loopback-named", test_selfport6_loopback_named);
 	return g_test_run();
 }
