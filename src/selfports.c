@@ -59,7 +59,8 @@ void selfports_add(const struct sockaddr *sa, uint8_t proto)
 
 static bool same(const struct selfport *a, const struct selfport *b)
 {
-	return a->proto == b->proto && a->loopback == b->loopback && a->wildcard == b->wildcard &&
+	return a->proto == b->proto && a->v6 == b->v6 && a->loopback == b->loopback &&
+	       a->wildcard == b->wildcard &&
 	       a->addr.s_addr == b->addr.s_addr && a->port == b->port;
 }
 

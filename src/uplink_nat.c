@@ -100,6 +100,21 @@ static bool refuse_selfport(struct uplink_nat *nat, const uint8_t *frame, size_t
 	return true;
 }
 
+/* libslirp 4.7 connects an IPv6 guest to whatever address it names: ::1
+ * and ::ffff:127.0.0.1 are the host's loopback, past host-loopback= and the
+ * daemon's own sockets. Such packets go no further. */
+static bool to_host_loopback6(const uint8_t *frame, size_t len)
+{
+	const uint8_t *ip = frame_ptr((uint8_t *)frame, len, ETH_HLEN, IP6_HLEN);
+	struct in6_addr dst;
+
+	if (!ip || get_be16(frame + 12) != ETH_P_IPV6)
+		return false;
+	memcpy(&dst, ip + 24, sizeof(dst));
+	return IN6_IS_ADDR_LOOPBACK(&dst) || IN6_IS_ADDR_UNSPECIFIED(&dst) ||
+	       (IN6_IS_ADDR_V4MAPPED(&dst) && dst.s6_addr[12] == 127);
+}
+
 /* libslirp 4.7 frees a buffer before it uses it when a TFTP request names a
  * directory, and follows symlinks out of its root: such requests never
  * reach it; the guest gets a TFTP error at once. */
@@ -127,7 +142,7 @@ static enum port_verdict nat_deliver(struct port *p, const uint8_t *frame, size_
 
 	if (nat->svc && netsvc_handle(nat->svc, frame, len))
 		return PORT_QUEUED;
-	if (refuse_selfport(nat, frame, len) || refuse_tftp(nat, frame, len))
+	if (refuse_selfport(nat, frame, len) || to_host_loopback6(frame, len) || refuse_tftp(nat, frame, len))
 		return PORT_QUEUED;
 	if (!nat->svc && len >= 42 && frame[12] == 0x08 && frame[13] == 0x00 &&
 	    (frame[0] & 1))		/* DHCP requests are broadcast */
