@@ -52,7 +52,7 @@ static void test_acl_errors(void)
 	g_autofree char *missing = g_build_filename(dir, "none.conf", NULL);
 	GError *err = NULL;
 
-	write_file(dir, "self.conf", self_text);
+	g_free(write_file(dir, "self.conf", self_text));
 	g_assert_false(allowed(bad, "br0", &err));
 	g_assert_nonnull(strstr(err->message, "expected allow, deny or include"));
 	g_clear_error(&err);
