@@ -139,13 +139,15 @@ static int ref_pop(const struct vring *vr, const struct vhost_mem *m, bool write
 static bool ref_setup(const struct vhost_mem *m, unsigned num, uint64_t desc, uint64_t avail,
 		      uint64_t used)
 {
-	uint8_t *a, *u;
+	uint8_t *d, *a, *u;
 
 	if (!num || num > VRING_NUM_MAX || (num & (num - 1)))
 		return false;
+	d = ref_translate(m, desc, 16ull * num, true);
 	a = ref_translate(m, avail, 6 + 2ull * num, true);
 	u = ref_translate(m, used, 6 + 8ull * num, true);
-	return ref_translate(m, desc, 16ull * num, true) && a && u && !((uintptr_t)a & 1) &&
+	/* Aligned as virtio asks: descriptors 16, avail 2, used 4. */
+	return d && a && u && !((uintptr_t)d & 15) && !((uintptr_t)a & 1) &&
 	       !((uintptr_t)u & 3);
 }
 
