@@ -11,6 +11,7 @@ namespaces made here, and the "outside" uses documentation prefixes:
 """
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -65,6 +66,23 @@ def wait_until(cond, timeout, what, interval=0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def read_to_eof(fd, timeout, what):
+    """All a pipe gives until its writer closes it."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what} "
+                                 f"(read {data!r} so far)")
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            chunk = os.read(fd, 64)
+            if not chunk:
+                return data
+            data += chunk
 
 
 class Proc:

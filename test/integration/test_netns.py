@@ -76,7 +76,7 @@ import threading
 import time
 
 from harness import (Guest, Lab, NETUTIL, PYTHON, Proc, SERVICE_ADDR, StepSkipped, TEST_NAME,
-                     VMNETCTL, VMNETD, check, require, run_steps, wait_until)
+                     VMNETCTL, VMNETD, check, read_to_eof, require, run_steps, wait_until)
 
 NOBODY = 65534
 CTR_ADDR, GATEWAY, DNS = "10.0.2.100", "10.0.2.2", "10.0.2.3"
@@ -134,23 +134,6 @@ def spawn_fds(lab, ns, argv, name, pass_fds, env=None):
     p = FdProc(name, lab._in_ns(ns, argv), env=env, pass_fds=pass_fds)
     lab.procs.append(p)             # the Lab stops it, whatever happens
     return p
-
-
-def read_to_eof(fd, timeout, what):
-    """All a pipe gives until its writer closes it."""
-    data = b""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what} "
-                                 f"(read {data!r} so far)")
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            chunk = os.read(fd, 64)
-            if not chunk:
-                return data
-            data += chunk
 
 
 # A UDP echo that answers each datagram only after a delay (argv: port, seconds).

@@ -34,8 +34,8 @@ import sys
 import threading
 import time
 
-from harness import (Lab, PYTHON, VMNETD, Proc, StepSkipped, check, proc_status_kib, require,
-                     run_steps, wait_until)
+from harness import (Lab, PYTHON, VMNETD, Proc, StepSkipped, check, proc_status_kib,
+                     read_to_eof, require, run_steps, wait_until)
 
 NOBODY = 65534
 # Host ports inside the lab namespace: the file's forward before a reload,
@@ -112,23 +112,6 @@ def fds_back(pid, target, slack, what, timeout=20):
                    f"{what}: descriptors back to {target}")
     except AssertionError as e:
         raise AssertionError(f"{e}; it holds {fd_count(pid)}") from None
-
-
-def read_to_eof(fd, timeout, what):
-    """All a pipe gives until its writer closes it."""
-    data = b""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what} "
-                                 f"(read {data!r} so far)")
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            chunk = os.read(fd, 64)
-            if not chunk:
-                return data
-            data += chunk
 
 
 class Api:
