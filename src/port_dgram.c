@@ -239,41 +239,54 @@ static void on_readable(void *opaque, uint32_t events)
 	}
 }
 
-static void collect_idle(gpointer key, gpointer value, gpointer opaque)
+/* Which peers a sweep closes. */
+static bool peer_gone(const struct dgram_port *dp)
 {
-	struct dgram_port *dp = value;
-	GPtrArray *idle = opaque;
-
-	(void)key;
-	if (loop_now(dp->srv->loop) - dp->last_rx > DGRAM_UDP_IDLE_NS)
-		g_ptr_array_add(idle, dp);
+	return dp->gone;
 }
 
-static void collect_gone(gpointer key, gpointer value, gpointer opaque)
+static bool peer_silent(const struct dgram_port *dp)
 {
+	return loop_now(dp->srv->loop) - dp->last_rx > DGRAM_UDP_IDLE_NS;
+}
+
+struct sweep {
+	bool (*which)(const struct dgram_port *dp);
+	GPtrArray *found;
+};
+
+static void collect(gpointer key, gpointer value, gpointer opaque)
+{
+	struct sweep *sw = opaque;
+
 	(void)key;
-	if (((struct dgram_port *)value)->gone)
-		g_ptr_array_add(opaque, value);
+	if (sw->which(value))
+		g_ptr_array_add(sw->found, value);
+}
+
+/* Closes the peers @which picks; collected first, as closing one takes it
+ * out of the table being walked. */
+static void close_peers(struct dgram_server *srv, bool (*which)(const struct dgram_port *dp),
+			const char *why)
+{
+	g_autoptr(GPtrArray) found = g_ptr_array_new();
+	struct sweep sw = { which, found };
+
+	g_hash_table_foreach(srv->peers, collect, &sw);
+	for (guint i = 0; i < found->len; i++)
+		port_close(g_ptr_array_index(found, i), why);
 }
 
 static void on_reap(void *opaque)
 {
-	struct dgram_server *srv = opaque;
-	g_autoptr(GPtrArray) gone = g_ptr_array_new();
-
-	g_hash_table_foreach(srv->peers, collect_gone, gone);
-	for (guint i = 0; i < gone->len; i++)
-		port_close(g_ptr_array_index(gone, i), "its socket is gone");
+	close_peers(opaque, peer_gone, "its socket is gone");
 }
 
 static void on_idle_check(void *opaque)
 {
 	struct dgram_server *srv = opaque;
-	g_autoptr(GPtrArray) idle = g_ptr_array_new();
 
-	g_hash_table_foreach(srv->peers, collect_idle, idle);
-	for (guint i = 0; i < idle->len; i++)
-		port_close(g_ptr_array_index(idle, i), "silent for 10 minutes");
+	close_peers(srv, peer_silent, "silent for 10 minutes");
 	loop_timer_arm(srv->idle, loop_now(srv->loop) + DGRAM_IDLE_CHECK_NS);
 }
 
