@@ -110,15 +110,6 @@ static bool sysfs_exists(const char *name, const char *leaf)
 	return access(path, F_OK) == 0;
 }
 
-static int ifreq_socket(GError **err)
-{
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (s < 0)
-		vmnetd_set_error(err, "socket: %s", g_strerror(errno));
-	return s;
-}
-
 unsigned hostdev_mtu(const char *name)
 {
 	struct ifreq ifr = { 0 };
@@ -206,7 +197,7 @@ int hostdev_tap_on_bridge(const char *bridge, const char *acl, char **name, unsi
 		g_prefix_error(err, "bridge=%s: ", bridge);
 		return -1;
 	}
-	s = ifreq_socket(err);
+	s = netdev_socket(err);
 	if (s < 0 || ioctl(fd, TUNGETIFF, &ifr) < 0 ||
 	    !set_mtu_up_enslave(s, ifr.ifr_name, bridge, *mtu = hostdev_mtu(bridge), err)) {
 		if (s >= 0 && err && !*err)
@@ -312,19 +303,11 @@ static bool no_vnet_header(int fd, const char *name, GError **err)
 
 static bool bring_up(const char *name, GError **err)
 {
-	struct ifreq ifr = { 0 };
-	int s = ifreq_socket(err);
-	bool ok;
+	int s = netdev_socket(err);
+	bool ok = s >= 0 && netdev_up(s, name, err);
 
-	if (s < 0)
-		return false;
-	g_strlcpy(ifr.ifr_name, name, IFNAMSIZ);
-	ok = ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
-	ifr.ifr_flags |= IFF_UP;
-	ok = ok && ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
-	if (!ok)
-		vmnetd_set_error(err, "%s: bring up: %s", name, g_strerror(errno));
-	close(s);
+	if (s >= 0)
+		close(s);
 	return ok;
 }
 

@@ -75,20 +75,6 @@ static bool open_ns(const struct netns_target *t, const char *path, int *fd, GEr
 	return false;
 }
 
-static bool set_flags_up(int s, const char *ifname, GError **err)
-{
-	struct ifreq ifr = { 0 };
-
-	g_strlcpy(ifr.ifr_name, ifname, IFNAMSIZ);
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		if (ioctl(s, SIOCSIFFLAGS, &ifr) == 0)
-			return true;
-	}
-	vmnetd_set_error(err, "%s: bring up: %s", ifname, g_strerror(errno));
-	return false;
-}
-
 static bool add_default_route(int s, struct in_addr gateway, GError **err)
 {
 	struct rtentry rt = { .rt_flags = RTF_UP | RTF_GATEWAY };
@@ -107,14 +93,12 @@ static bool add_default_route(int s, struct in_addr gateway, GError **err)
 /* In the namespace: lo up, then the TAP as slirp4netns --configure has it. */
 static bool configure(const struct netns_target *t, GError **err)
 {
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int s = netdev_socket(err);
 	bool ok;
 
-	if (s < 0) {
-		vmnetd_set_error(err, "socket: %s", g_strerror(errno));
+	if (s < 0)
 		return false;
-	}
-	ok = set_flags_up(s, "lo", err) &&
+	ok = netdev_up(s, "lo", err) &&
 	     tap_configure(t->ifname, t->mac, t->mtu, t->addr, t->mask, err) &&
 	     add_default_route(s, t->gateway, err);
 	close(s);

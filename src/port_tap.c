@@ -47,17 +47,35 @@ static void set_sin(struct sockaddr *sa, struct in_addr a)
 	memcpy(sa, &sin, sizeof(sin));
 }
 
+int netdev_socket(GError **err)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		vmnetd_set_error(err, "socket: %s", g_strerror(errno));
+	return s;
+}
+
+bool netdev_up(int s, const char *ifname, GError **err)
+{
+	struct ifreq ifr = { 0 };
+
+	g_strlcpy(ifr.ifr_name, ifname, IFNAMSIZ);
+	if (!ifreq_ioctl(s, SIOCGIFFLAGS, &ifr, "get flags", err))
+		return false;
+	ifr.ifr_flags |= IFF_UP;
+	return ifreq_ioctl(s, SIOCSIFFLAGS, &ifr, "bring up", err);
+}
+
 bool tap_configure(const char *ifname, const uint8_t mac[6], unsigned mtu, struct in_addr addr,
 		   struct in_addr mask, GError **err)
 {
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int s = netdev_socket(err);
 	struct ifreq ifr = { 0 };
 	bool ok;
 
-	if (s < 0) {
-		vmnetd_set_error(err, "socket: %s", g_strerror(errno));
+	if (s < 0)
 		return false;
-	}
 	g_strlcpy(ifr.ifr_name, ifname, IFNAMSIZ);
 	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
 	memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
@@ -68,9 +86,7 @@ bool tap_configure(const char *ifname, const uint8_t mac[6], unsigned mtu, struc
 	ok = ok && ifreq_ioctl(s, SIOCSIFADDR, &ifr, "set address", err);
 	set_sin(&ifr.ifr_netmask, mask);
 	ok = ok && ifreq_ioctl(s, SIOCSIFNETMASK, &ifr, "set netmask", err);
-	ok = ok && ifreq_ioctl(s, SIOCGIFFLAGS, &ifr, "get flags", err);
-	ifr.ifr_flags |= IFF_UP;
-	ok = ok && ifreq_ioctl(s, SIOCSIFFLAGS, &ifr, "bring up", err);
+	ok = ok && netdev_up(s, ifname, err);
 	close(s);
 	return ok;
 }

@@ -16,6 +16,10 @@
 /* Creates (or opens) the TAP @ifname; non-blocking. It goes away when the
  * descriptor closes, unless it was made persistent beforehand. -1 with @err. */
 int tap_open(const char *ifname, GError **err);
+/* A socket for interface ioctls (SIOC*), or -1 with @err. */
+int netdev_socket(GError **err);
+/* Sets @ifname up through socket @s (needs CAP_NET_ADMIN). */
+bool netdev_up(int s, const char *ifname, GError **err);
 /* Gives @ifname a MAC, an MTU, an IPv4 address and brings it up
  * (needs CAP_NET_ADMIN). */
 bool tap_configure(const char *ifname, const uint8_t mac[6], unsigned mtu, struct in_addr addr,
