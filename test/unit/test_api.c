@@ -18,6 +18,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "nat_net.h"
 #include "vmnetd/api.h"
 #include "vmnetd/api_commands.h"
 #include "vmnetd/forwards.h"
@@ -289,14 +290,9 @@ static void fx_init(struct fx *x)
 	g_autoptr(GError) err = NULL;
 
 	memset(x, 0, sizeof(*x));
-	memset(&nc, 0, sizeof(nc));
-	nc.name = "t";
-	nc.mode = NET_MODE_NAT;
-	nc.mtu = NAT_MTU_DEFAULT;
+	test_nat_net(&nc, "t", NULL);
 	nc.port_macs = NET_PORT_MACS_DEFAULT;
 	nc.max_ports = NET_MAX_PORTS_DEFAULT;
-	nat_config_init(&nc.nat);
-	g_assert_true(nat_config_finish(&nc.nat, "--nat", NULL));
 	x->l = loop_new();
 	x->net = network_new(x->l, &nc, "network t", "vmnetd", &err);
 	g_assert_no_error(err);

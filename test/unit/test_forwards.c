@@ -11,6 +11,7 @@
 
 #include <netinet/in.h>
 
+#include "nat_net.h"
 #include "vmnetd/forwards.h"
 #include "vmnetd/network.h"
 
@@ -188,16 +189,6 @@ struct fx {
 	struct loop_timer *stop;
 };
 
-static void default_net(struct net_config *nc)
-{
-	memset(nc, 0, sizeof(*nc));
-	nc->name = "t";
-	nc->mode = NET_MODE_NAT;
-	nc->mtu = NAT_MTU_DEFAULT;
-	nat_config_init(&nc->nat);
-	g_assert_true(nat_config_finish(&nc->nat, "--nat", NULL));
-}
-
 static void quit_loop(void *opaque)
 {
 	loop_quit(opaque);
@@ -208,7 +199,7 @@ static void fx_init(struct fx *x)
 	struct net_config nc;
 	g_autoptr(GError) err = NULL;
 
-	default_net(&nc);
+	test_nat_net(&nc, "t", NULL);
 	x->l = loop_new();
 	x->net = network_new(x->l, &nc, "--nat", "vmnetd", &err);
 	g_assert_no_error(err);

@@ -10,6 +10,7 @@
 
 #include <netinet/in.h>
 
+#include "nat_net.h"
 #include "vmnetd/listener.h"
 #include "vmnetd/network.h"
 #include "vmnetd/port_stream.h"
@@ -24,16 +25,6 @@ struct ctx {
 	unsigned hook_runs;
 	bool closed;
 };
-
-static void default_net(struct net_config *nc)
-{
-	memset(nc, 0, sizeof(*nc));
-	nc->name = "t";
-	nc->mode = NET_MODE_NAT;
-	nc->mtu = NAT_MTU_DEFAULT;
-	nat_config_init(&nc->nat);
-	g_assert_true(nat_config_finish(&nc->nat, "--nat", NULL));
-}
 
 static void on_guard(void *opaque)
 {
@@ -122,7 +113,7 @@ static void test_free_from_callback(void)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd;
 
-	default_net(&nc);
+	test_nat_net(&nc, "t", NULL);
 	c.l = loop_new();
 	c.net = network_new(c.l, &nc, "--nat", "vmnetd", NULL);
 	g_assert_nonnull(c.net);

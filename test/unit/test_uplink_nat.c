@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nat_net.h"
 #include "vmnetd/dhcp_mtu.h"
 #include "vmnetd/fraglimit.h"
 #include "vmnetd/frame.h"
@@ -93,18 +94,6 @@ static const uint8_t *find_option(const uint8_t *opts, size_t len, uint8_t code)
 }
 
 /* A NAT network's settings as `vmnetd` with no options gives them. */
-static void default_net(struct net_config *nc, const char *opts)
-{
-	memset(nc, 0, sizeof(*nc));
-	nc->name = "default";
-	nc->mode = NET_MODE_NAT;
-	nc->mtu = NAT_MTU_DEFAULT;
-	nat_config_init(&nc->nat);
-	if (opts)
-		g_assert_true(nat_config_parse(&nc->nat, "--nat", opts, NULL));
-	g_assert_true(nat_config_finish(&nc->nat, "--nat", NULL));
-}
-
 struct rig {
 	struct loop *l;
 	struct vswitch *sw;
@@ -122,7 +111,7 @@ static void rig_up_with(struct rig *r, bool dhcp_vmnetd, const char *opts)
 	r->sw = switch_new(SWITCH_AGEING_NS);
 	r->set = port_set_new(r->l, r->sw);
 	r->leases = lease_table_new();
-	default_net(&r->nc, opts);
+	test_nat_net(&r->nc, "default", opts);
 	r->nc.dhcp_vmnetd = dhcp_vmnetd;
 	r->nat = uplink_nat_new(r->set, &r->nc, r->leases, "vmnetd", "--nat", NULL);
 	g_assert_nonnull(r->nat);
