@@ -108,11 +108,20 @@ static bool send_pending(struct api_client *c)
 	return true;
 }
 
-static void reply_error(struct api_client *c, const char *desc)
+/* An error reply line; the API's commands build theirs with json-glib, the
+ * framing's few are written here. */
+static char *error_line(const char *desc)
 {
 	g_autofree char *esc = g_strescape(desc, NULL);
 
-	g_string_append_printf(c->out, "{\"error\":{\"desc\":\"%s\"}}\n", esc);
+	return g_strdup_printf("{\"error\":{\"desc\":\"%s\"}}\n", esc);
+}
+
+static void reply_error(struct api_client *c, const char *desc)
+{
+	g_autofree char *line = error_line(desc);
+
+	g_string_append(c->out, line);
 }
 
 static void answer(struct api_client *c, const char *req, size_t len)
@@ -275,7 +284,7 @@ static bool peer_allowed(struct api_server *s, int fd, struct api_peer *peer)
 /* Best effort, on a socket we are about to close. */
 static void refuse(int fd, const char *desc)
 {
-	g_autofree char *line = g_strdup_printf("{\"error\":{\"desc\":\"%s\"}}\n", desc);
+	g_autofree char *line = error_line(desc);
 
 	if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		g_debug("control socket: %s", g_strerror(errno));

@@ -324,11 +324,6 @@ static bool cmd_remove_hostfwd(struct request *rq, GError **err)
 
 /* ---- inspection ---- */
 
-static void count_vm_port(struct port *p, void *opaque)
-{
-	*(gint64 *)opaque += !p->uplink;
-}
-
 static void add_socket(const char *name, void *opaque)
 {
 	json_builder_add_string_value(opaque, name);
@@ -336,9 +331,6 @@ static void add_socket(const char *name, void *opaque)
 
 static void add_network(JsonBuilder *b, struct network *net)
 {
-	gint64 vms = 0;
-
-	network_foreach_port(net, count_vm_port, &vms);
 	json_builder_begin_object(b);
 	add_string(b, "name", network_name(net));
 	add_string(b, "mode", net_mode_name(network_mode(net)));
@@ -349,7 +341,7 @@ static void add_network(JsonBuilder *b, struct network *net)
 	json_builder_begin_array(b);
 	network_foreach_listener(net, add_socket, b);
 	json_builder_end_array(b);
-	add_int(b, "ports", vms);
+	add_int(b, "ports", network_vm_ports(net));
 	json_builder_end_object(b);
 }
 

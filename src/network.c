@@ -201,19 +201,24 @@ struct network *network_new(struct loop *l, const struct net_config *cfg, const 
 	return net;
 }
 
-/* max-ports= keeps one network's memory bounded: past it, newcomers wait
- * outside (their socket is closed), said once per thousand. */
 static void count_vm_port(struct port *p, void *opaque)
 {
 	*(unsigned *)opaque += !p->uplink;
 }
 
-static bool room_for_port(struct network *net, const char *name)
+unsigned network_vm_ports(struct network *net)
 {
 	unsigned n = 0;
 
 	network_foreach_port(net, count_vm_port, &n);
-	if (n < net->max_ports)
+	return n;
+}
+
+/* max-ports= keeps one network's memory bounded: past it, newcomers wait
+ * outside (their socket is closed), said once per thousand. */
+static bool room_for_port(struct network *net, const char *name)
+{
+	if (network_vm_ports(net) < net->max_ports)
 		return true;
 	if (net->ports_refused++ % 1000 == 0)
 		g_message("%s: %s refused: the network has its %u ports (max-ports=)", net->name,

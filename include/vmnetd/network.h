@@ -38,6 +38,8 @@ struct port *network_attach_stream(struct network *net, int fd, char *name);
 void network_free(struct network *net);
 
 const char *network_name(const struct network *net);
+/* How many VM ports (not uplinks) are attached. */
+unsigned network_vm_ports(struct network *net);
 /* Calls @fn for every attached port (VMs and uplink). */
 void network_foreach_port(struct network *net, void (*fn)(struct port *p, void *opaque),
 			  void *opaque);
