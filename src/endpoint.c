@@ -599,3 +599,19 @@ bool endpoint_from_socket(int fd, struct endpoint *ep, GError **err)
 	vmnetd_set_error(err, "descriptor %d: not a unix or TCP socket", fd);
 	return false;
 }
+
+char *endpoint_addr_to_string(const struct sockaddr_storage *ss)
+{
+	char host[INET6_ADDRSTRLEN] = "";
+
+	if (ss->ss_family == AF_UNIX)
+		return g_strdup(((const struct sockaddr_un *)ss)->sun_path);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		return g_strdup_printf("%s:%u", host, ntohs(sin->sin_port));
+	}
+	inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, host, sizeof(host));
+	return g_strdup_printf("[%s]:%u", host, ntohs(((const struct sockaddr_in6 *)ss)->sin6_port));
+}

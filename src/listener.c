@@ -44,24 +44,14 @@ static char *client_name(struct listener *li, int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	char host[INET6_ADDRSTRLEN] = "";
 	unsigned id = ++li->next_client;
+	g_autofree char *peer = NULL;
 
 	if (li->ep.type == ENDPOINT_UNIX ||
 	    getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
 		return g_strdup_printf("%s client %u", li->name, id);
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		return g_strdup_printf("%s client %u (%s:%u)", li->name, id, host,
-				       ntohs(sin->sin_port));
-	}
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-	inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-	return g_strdup_printf("%s client %u ([%s]:%u)", li->name, id, host,
-			       ntohs(sin6->sin6_port));
+	peer = endpoint_addr_to_string(&ss);
+	return g_strdup_printf("%s client %u (%s)", li->name, id, peer);
 }
 
 /* The kernel cannot tell the uid of a TCP peer through the socket (as it

@@ -128,22 +128,9 @@ struct port *port_dgram_new(struct port_set *set, struct dgram_server *srv,
 /* "dgram:udp:127.0.0.1:5557 peer 2 (127.0.0.1:40102)" */
 static char *peer_name(struct dgram_server *srv, const struct sockaddr_storage *ss)
 {
-	char host[INET6_ADDRSTRLEN] = "";
-	unsigned id = ++srv->next_peer;
+	g_autofree char *peer = endpoint_addr_to_string(ss);
 
-	if (ss->ss_family == AF_UNIX)
-		return g_strdup_printf("%s peer %u (%s)", srv->name, id,
-				       ((const struct sockaddr_un *)ss)->sun_path);
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		return g_strdup_printf("%s peer %u (%s:%u)", srv->name, id, host,
-				       ntohs(sin->sin_port));
-	}
-	inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, host, sizeof(host));
-	return g_strdup_printf("%s peer %u ([%s]:%u)", srv->name, id, host,
-			       ntohs(((const struct sockaddr_in6 *)ss)->sin6_port));
+	return g_strdup_printf("%s peer %u (%s)", srv->name, ++srv->next_peer, peer);
 }
 
 /* A socket of our own, connected to the socket file at @path if that is a

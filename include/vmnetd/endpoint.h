@@ -51,6 +51,9 @@ int endpoint_listen(const struct endpoint *ep, const struct socket_perms *perms,
 bool endpoint_from_socket(int fd, struct endpoint *ep, GError **err);
 /* Removes the socket file *@f if @ep's path still names that file; once. */
 void endpoint_unlink_own(const struct endpoint *ep, struct endpoint_file *f);
+/* A peer's address as the log names it: "127.0.0.1:40102", "[::1]:40102",
+ * or a unix socket's path; to free. */
+char *endpoint_addr_to_string(const struct sockaddr_storage *ss);
 /* Is @ss an address of this host's loopback (127/8, ::1, ::ffff:127/8)? */
 bool endpoint_addr_is_loopback(const struct sockaddr_storage *ss);
 /* The uid of the process-held socket at the other end of connected TCP
