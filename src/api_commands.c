@@ -253,7 +253,7 @@ static struct forwards *pick_forwards(struct request *rq, GError **err)
 
 static bool may_bind(struct request *rq, const struct fwd_rule *r, GError **err)
 {
-	if (rq->peer->same_uid || fwd_addr_port(&r->host) >= API_PRIVILEGED_PORTS)
+	if (rq->peer->same_uid || endpoint_port(&r->host) >= API_PRIVILEGED_PORTS)
 		return true;
 	vmnetd_set_error(err, "host ports below %d are for the daemon's own user",
 			 API_PRIVILEGED_PORTS);
@@ -291,10 +291,10 @@ static void add_forward(const struct fwd_entry *e, void *opaque)
 	json_builder_begin_object(b);
 	add_int(b, "id", e->id);
 	add_string(b, "proto", e->rule.udp ? "udp" : "tcp");
-	add_string(b, "host_addr", fwd_addr_string(&e->rule.host, addr));
-	add_int(b, "host_port", fwd_addr_port(&e->rule.host));
-	add_string(b, "guest_addr", fwd_addr_string(&e->rule.guest, addr));
-	add_int(b, "guest_port", fwd_addr_port(&e->rule.guest));
+	add_string(b, "host_addr", endpoint_host_string(&e->rule.host, addr));
+	add_int(b, "host_port", endpoint_port(&e->rule.host));
+	add_string(b, "guest_addr", endpoint_host_string(&e->rule.guest, addr));
+	add_int(b, "guest_port", endpoint_port(&e->rule.guest));
 	json_builder_end_object(b);
 }
 

@@ -585,33 +585,36 @@ bool endpoint_from_socket(int fd, struct endpoint *ep, GError **err)
 		return true;
 	}
 	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
-		bool v4 = ss.ss_family == AF_INET;
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
 		ep->type = ENDPOINT_TCP;
-		inet_ntop(ss.ss_family, v4 ? (void *)&sin->sin_addr : (void *)&sin6->sin6_addr, host,
-			  sizeof(host));
-		ep->host = g_strdup(host);
-		ep->port = ntohs(v4 ? sin->sin_port : sin6->sin6_port);
+		ep->host = g_strdup(endpoint_host_string(&ss, host));
+		ep->port = endpoint_port(&ss);
 		return true;
 	}
 	vmnetd_set_error(err, "descriptor %d: not a unix or TCP socket", fd);
 	return false;
 }
 
+const char *endpoint_host_string(const struct sockaddr_storage *ss, char buf[INET6_ADDRSTRLEN])
+{
+	const void *a = ss->ss_family == AF_INET6
+		? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+		: (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+
+	return inet_ntop(ss->ss_family, a, buf, INET6_ADDRSTRLEN);
+}
+
+uint16_t endpoint_port(const struct sockaddr_storage *ss)
+{
+	return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+					       : ((const struct sockaddr_in *)ss)->sin_port);
+}
+
 char *endpoint_addr_to_string(const struct sockaddr_storage *ss)
 {
-	char host[INET6_ADDRSTRLEN] = "";
+	char host[INET6_ADDRSTRLEN];
 
 	if (ss->ss_family == AF_UNIX)
 		return g_strdup(((const struct sockaddr_un *)ss)->sun_path);
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		return g_strdup_printf("%s:%u", host, ntohs(sin->sin_port));
-	}
-	inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, host, sizeof(host));
-	return g_strdup_printf("[%s]:%u", host, ntohs(((const struct sockaddr_in6 *)ss)->sin6_port));
+	return g_strdup_printf(ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+			       endpoint_host_string(ss, host), endpoint_port(ss));
 }

@@ -64,21 +64,6 @@ static socklen_t addr_len(const struct sockaddr_storage *ss)
 					 : sizeof(struct sockaddr_in);
 }
 
-const char *fwd_addr_string(const struct sockaddr_storage *ss, char buf[INET6_ADDRSTRLEN])
-{
-	const void *a = ss->ss_family == AF_INET6
-		? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
-		: (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
-
-	return inet_ntop(ss->ss_family, a, buf, INET6_ADDRSTRLEN);
-}
-
-uint16_t fwd_addr_port(const struct sockaddr_storage *ss)
-{
-	return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
-					       : ((const struct sockaddr_in *)ss)->sin_port);
-}
-
 static bool is_wildcard(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET6)
@@ -98,8 +83,8 @@ static char *rule_string(const struct fwd_rule *r)
 	char h[INET6_ADDRSTRLEN], g[INET6_ADDRSTRLEN];
 
 	return g_strdup_printf("%s %s port %u to guest %s port %u", r->udp ? "udp" : "tcp",
-			       fwd_addr_string(&r->host, h), fwd_addr_port(&r->host),
-			       fwd_addr_string(&r->guest, g), fwd_addr_port(&r->guest));
+			       endpoint_host_string(&r->host, h), endpoint_port(&r->host),
+			       endpoint_host_string(&r->guest, g), endpoint_port(&r->guest));
 }
 
 /* @label names the forward in messages: "hostfwd=SPEC" or "forward 3". */
@@ -115,8 +100,8 @@ static bool listen_for(struct forwards *f, const struct fwd_rule *r, const char 
 		int e = errno;
 
 		vmnetd_set_error(err, "%s %s: cannot listen on host %s port %u (%s): %s%s",
-				 f->what, label, fwd_addr_string(&r->host, h),
-				 fwd_addr_port(&r->host), r->udp ? "udp" : "tcp", g_strerror(e),
+				 f->what, label, endpoint_host_string(&r->host, h),
+				 endpoint_port(&r->host), r->udp ? "udp" : "tcp", g_strerror(e),
 				 e == EACCES ? " (ports below 1024 need CAP_NET_BIND_SERVICE)" : "");
 		return false;
 	}

@@ -2,6 +2,7 @@
 #ifndef VMNETD_ENDPOINT_H
 #define VMNETD_ENDPOINT_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -51,6 +52,10 @@ int endpoint_listen(const struct endpoint *ep, const struct socket_perms *perms,
 bool endpoint_from_socket(int fd, struct endpoint *ep, GError **err);
 /* Removes the socket file *@f if @ep's path still names that file; once. */
 void endpoint_unlink_own(const struct endpoint *ep, struct endpoint_file *f);
+/* The address of an IPv4 or IPv6 @ss as text ("10.0.2.15", "::1"), in @buf. */
+const char *endpoint_host_string(const struct sockaddr_storage *ss, char buf[INET6_ADDRSTRLEN]);
+/* The port of an IPv4 or IPv6 @ss, host order. */
+uint16_t endpoint_port(const struct sockaddr_storage *ss);
 /* A peer's address as the log names it: "127.0.0.1:40102", "[::1]:40102",
  * or a unix socket's path; to free. */
 char *endpoint_addr_to_string(const struct sockaddr_storage *ss);

@@ -10,6 +10,7 @@
 #include <glib.h>
 #include <slirp/libslirp.h>
 
+#include "vmnetd/endpoint.h"
 #include "vmnetd/netopts.h"
 
 struct fwd_rule {
@@ -59,9 +60,5 @@ unsigned forwards_next_id(void);
 bool fwd_rule_parse(struct fwd_rule *r, const char *proto, const char *host_addr,
 		    gint64 host_port, const char *guest_addr, gint64 guest_port,
 		    struct in_addr default_guest, GError **err);
-/* The address of @ss as text ("10.0.2.15", "::1"), into @buf. */
-const char *fwd_addr_string(const struct sockaddr_storage *ss, char buf[INET6_ADDRSTRLEN]);
-/* The port of @ss, host order. */
-uint16_t fwd_addr_port(const struct sockaddr_storage *ss);
 
 #endif

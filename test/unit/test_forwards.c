@@ -31,7 +31,7 @@ static const char *addr_str(const struct sockaddr_storage *ss)
 	static char buf[4][INET6_ADDRSTRLEN];
 	static int n;
 
-	return fwd_addr_string(ss, buf[n++ & 3]);
+	return endpoint_host_string(ss, buf[n++ & 3]);
 }
 
 /* ---- fwd_rule_parse ---- */
@@ -47,27 +47,27 @@ static void test_parse_ok(void)
 	g_assert_false(r.udp);
 	g_assert_cmpint(r.host.ss_family, ==, AF_INET);
 	g_assert_cmpstr(addr_str(&r.host), ==, "127.0.0.1");
-	g_assert_cmpuint(fwd_addr_port(&r.host), ==, 2280);
+	g_assert_cmpuint(endpoint_port(&r.host), ==, 2280);
 	g_assert_cmpint(r.guest.ss_family, ==, AF_INET);
 	g_assert_cmpstr(addr_str(&r.guest), ==, "10.0.2.100");
-	g_assert_cmpuint(fwd_addr_port(&r.guest), ==, 22);
+	g_assert_cmpuint(endpoint_port(&r.guest), ==, 22);
 
 	/* udp, no addresses: all IPv4 addresses, the default guest. */
 	g_assert_true(fwd_rule_parse(&r, "udp", NULL, 5353, NULL, 53, dflt_guest(), &err));
 	g_assert_true(r.udp);
 	g_assert_cmpint(r.host.ss_family, ==, AF_INET);
 	g_assert_cmpstr(addr_str(&r.host), ==, "0.0.0.0");
-	g_assert_cmpuint(fwd_addr_port(&r.host), ==, 5353);
+	g_assert_cmpuint(endpoint_port(&r.host), ==, 5353);
 	g_assert_cmpstr(addr_str(&r.guest), ==, "10.0.2.15");
-	g_assert_cmpuint(fwd_addr_port(&r.guest), ==, 53);
+	g_assert_cmpuint(endpoint_port(&r.guest), ==, 53);
 
 	/* tcp4: IPv4, default 0.0.0.0. */
 	g_assert_true(fwd_rule_parse(&r, "tcp4", NULL, 1, NULL, 65535, dflt_guest(), &err));
 	g_assert_false(r.udp);
 	g_assert_cmpint(r.host.ss_family, ==, AF_INET);
 	g_assert_cmpstr(addr_str(&r.host), ==, "0.0.0.0");
-	g_assert_cmpuint(fwd_addr_port(&r.host), ==, 1);
-	g_assert_cmpuint(fwd_addr_port(&r.guest), ==, 65535);
+	g_assert_cmpuint(endpoint_port(&r.host), ==, 1);
+	g_assert_cmpuint(endpoint_port(&r.guest), ==, 65535);
 
 	/* udp4 with an address. */
 	g_assert_true(fwd_rule_parse(&r, "udp4", "127.0.0.2", 9000, NULL, 9000, dflt_guest(), &err));
@@ -79,20 +79,20 @@ static void test_parse_ok(void)
 	g_assert_false(r.udp);
 	g_assert_cmpint(r.host.ss_family, ==, AF_INET6);
 	g_assert_cmpstr(addr_str(&r.host), ==, "::");
-	g_assert_cmpuint(fwd_addr_port(&r.host), ==, 8080);
+	g_assert_cmpuint(endpoint_port(&r.host), ==, 8080);
 	g_assert_cmpint(r.guest.ss_family, ==, AF_INET6);
 	g_assert_cmpstr(addr_str(&r.guest), ==, "fec0::15");
-	g_assert_cmpuint(fwd_addr_port(&r.guest), ==, 80);
+	g_assert_cmpuint(endpoint_port(&r.guest), ==, 80);
 
 	/* udp6 with an address and an IPv6 guest. */
 	g_assert_true(fwd_rule_parse(&r, "udp6", "::1", 5000, "fec0::15", 5001, dflt_guest(), &err));
 	g_assert_true(r.udp);
 	g_assert_cmpint(r.host.ss_family, ==, AF_INET6);
 	g_assert_cmpstr(addr_str(&r.host), ==, "::1");
-	g_assert_cmpuint(fwd_addr_port(&r.host), ==, 5000);
+	g_assert_cmpuint(endpoint_port(&r.host), ==, 5000);
 	g_assert_cmpint(r.guest.ss_family, ==, AF_INET6);
 	g_assert_cmpstr(addr_str(&r.guest), ==, "fec0::15");
-	g_assert_cmpuint(fwd_addr_port(&r.guest), ==, 5001);
+	g_assert_cmpuint(endpoint_port(&r.guest), ==, 5001);
 
 	/* Plain tcp with an IPv6 host address: an IPv6 forward. */
 	g_assert_true(fwd_rule_parse(&r, "tcp", "::1", 2222, "fec0::20", 22, dflt_guest(), &err));
@@ -275,7 +275,7 @@ static void free_ports(int family, int type, uint16_t *ports, int n)
 		g_assert_cmpint(fds[i], >=, 0);
 		g_assert_cmpint(bind(fds[i], (struct sockaddr *)&ss, ss_len(&ss)), ==, 0);
 		g_assert_cmpint(getsockname(fds[i], (struct sockaddr *)&ss, &len), ==, 0);
-		ports[i] = fwd_addr_port(&ss);
+		ports[i] = endpoint_port(&ss);
 	}
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
@@ -329,7 +329,7 @@ static void note(const struct fwd_entry *e, void *opaque)
 	g_assert_cmpuint(s->n, <, 16);
 	s->ids[s->n] = e->id;
 	s->configured[s->n] = e->config_spec != NULL;
-	s->host_ports[s->n] = fwd_addr_port(&e->rule.host);
+	s->host_ports[s->n] = endpoint_port(&e->rule.host);
 	s->n++;
 }
 
@@ -659,7 +659,7 @@ static void test_sync_config(void)
 	g_assert_nonnull(e);
 	g_assert_cmpuint(e->id, ==, ID(2));
 	g_assert_cmpstr(addr_str(&e->rule.guest), ==, "10.0.2.15");
-	g_assert_cmpuint(fwd_addr_port(&e->rule.guest), ==, 80);
+	g_assert_cmpuint(endpoint_port(&e->rule.guest), ==, 80);
 	g_assert_true(port_taken(AF_INET, SOCK_STREAM, p[1]));
 
 	/* The same configuration again: nothing moves. */
