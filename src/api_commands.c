@@ -331,12 +331,15 @@ static void add_socket(const char *name, void *opaque)
 
 static void add_network(JsonBuilder *b, struct network *net)
 {
+	g_autofree char *subnet = network_subnet(net);
+	g_autofree char *gateway = network_gateway(net);
+
 	json_builder_begin_object(b);
 	add_string(b, "name", network_name(net));
 	add_string(b, "mode", net_mode_name(network_mode(net)));
 	add_int(b, "mtu", network_mtu(net));
-	add_string(b, "subnet", network_subnet(net));
-	add_string(b, "gateway", network_gateway(net));
+	add_string(b, "subnet", subnet);
+	add_string(b, "gateway", gateway);
 	json_builder_set_member_name(b, "sockets");
 	json_builder_begin_array(b);
 	network_foreach_listener(net, add_socket, b);

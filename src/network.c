@@ -45,10 +45,10 @@ struct network {
 	struct portsec *portsec;	/* NULL with port-security=off */
 	enum net_mode mode;
 	unsigned mtu;
-	char *subnet, *gateway;		/* "10.0.2.0/24", "10.0.2.2" */
 	struct forwards *forwards;	/* NULL: the uplink has none */
 	struct port *bridged;		/* the bridged uplink, whose device has the MTU */
-	struct in_addr net4, mask4, gw4;	/* its IPv4 subnet and uplink address */
+	struct in_addr net4, mask4, gw4;	/* its IPv4 subnet and uplink address
+						 * (all zero when bridged: the LAN's) */
 	GPtrArray *netns_watches;	/* struct exit_watch: --netns processes */
 	GPtrArray *netns_ports;		/* struct netns_port, owned */
 	bool freeing;			/* network_free() runs: its ports close */
@@ -149,22 +149,15 @@ static bool add_uplink(struct network *net, const struct net_config *cfg, const 
 	return up != NULL;
 }
 
-static void describe_addresses(struct network *net, const struct net_config *cfg)
+static void note_addresses(struct network *net, const struct net_config *cfg)
 {
-	if (cfg->mode == NET_MODE_BRIDGED) {	/* the LAN's addresses, not ours */
-		net->subnet = g_strdup("");
-		net->gateway = g_strdup("");
-		return;
-	}
 	bool ho = cfg->mode == NET_MODE_HOSTONLY;
-	struct in_addr gw = ho ? cfg->ho.host : cfg->nat.host;
-	char buf[INET_ADDRSTRLEN];
 
+	if (cfg->mode == NET_MODE_BRIDGED)	/* the LAN's addresses, not ours */
+		return;
 	net->net4 = ho ? cfg->ho.net : cfg->nat.net;
 	net->mask4 = ho ? cfg->ho.mask : cfg->nat.mask;
-	net->gw4 = gw;
-	net->subnet = netopt_net_to_string(net->net4, net->mask4);
-	net->gateway = g_strdup(inet_ntop(AF_INET, &gw, buf, sizeof(buf)));
+	net->gw4 = ho ? cfg->ho.host : cfg->nat.host;
 }
 
 struct network *network_new(struct loop *l, const struct net_config *cfg, const char *what,
@@ -176,7 +169,7 @@ struct network *network_new(struct loop *l, const struct net_config *cfg, const 
 	net->loop = l;
 	net->mode = cfg->mode;
 	net->mtu = cfg->mtu;
-	describe_addresses(net, cfg);
+	note_addresses(net, cfg);
 	net->port_macs = cfg->port_macs ? cfg->port_macs : PORT_FDB_MAX_DEFAULT;
 	net->max_ports = cfg->max_ports ? cfg->max_ports : NET_MAX_PORTS_DEFAULT;
 	net->sw = switch_new(SWITCH_AGEING_NS);
@@ -482,8 +475,6 @@ static void network_destroy(void *ptr)
 	switch_free(net->sw);
 	portsec_free(net->portsec);
 	lease_table_free(net->leases);
-	g_free(net->subnet);
-	g_free(net->gateway);
 	g_free(net->name);
 	g_free(net);
 }
@@ -544,14 +535,18 @@ unsigned network_mtu(const struct network *net)
 	return net->bridged ? uplink_bridged_mtu(net->bridged) : net->mtu;
 }
 
-const char *network_subnet(const struct network *net)
+char *network_subnet(const struct network *net)
 {
-	return net->subnet;
+	return net->mode == NET_MODE_BRIDGED ? g_strdup("")
+					     : netopt_net_to_string(net->net4, net->mask4);
 }
 
-const char *network_gateway(const struct network *net)
+char *network_gateway(const struct network *net)
 {
-	return net->gateway;
+	char buf[INET_ADDRSTRLEN];
+
+	return g_strdup(net->mode == NET_MODE_BRIDGED ? ""
+				: inet_ntop(AF_INET, &net->gw4, buf, sizeof(buf)));
 }
 
 void network_foreach_listener(struct network *net, void (*fn)(const char *name, void *opaque),

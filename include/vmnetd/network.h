@@ -51,10 +51,11 @@ struct lease_table *network_leases(struct network *net);
 
 enum net_mode network_mode(const struct network *net);
 unsigned network_mtu(const struct network *net);
-/* "10.0.2.0/24" */
-const char *network_subnet(const struct network *net);
-/* The uplink's address: NAT's gateway, or the host in host-only mode. */
-const char *network_gateway(const struct network *net);
+/* "10.0.2.0/24" ("" when bridged), to free. */
+char *network_subnet(const struct network *net);
+/* The uplink's address: NAT's gateway, or the host in host-only mode ("" when
+ * bridged), to free. */
+char *network_gateway(const struct network *net);
 /* Calls @fn with each listening socket's name ("unix:/run/vmnetd/default.sock"). */
 void network_foreach_listener(struct network *net, void (*fn)(const char *name, void *opaque),
 			      void *opaque);
