@@ -19,6 +19,7 @@
 #include "vmnetd/error.h"
 #include "vmnetd/flowcap.h"
 #include "vmnetd/netconf.h"
+#include "vmnetd/paths.h"
 #include "vmnetd/privs.h"
 #include "vmnetd/ratelimit.h"
 #include "vmnetd/relay.h"
@@ -50,16 +51,9 @@ static bool parse_mode(const char *s, unsigned *mode, GError **err)
 	return true;
 }
 
-static char *default_socket_dir(void)
-{
-	if (geteuid() == 0)
-		return g_strdup("/run/vmnetd");
-	return g_build_filename(g_get_user_runtime_dir(), "vmnetd", NULL);
-}
-
 static char *help_description(void)
 {
-	g_autofree char *dir = default_socket_dir();
+	g_autofree char *dir = vmnetd_socket_dir();
 
 	return g_strdup_printf(
 		"Default socket: %s/default.sock (a VM attaches there); control socket:\n"
@@ -545,7 +539,7 @@ static int run(struct options *o)
 {
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GArray) passed = supervise_passed_sockets();
-	struct run_settings rs = { .socket_dir = default_socket_dir(),
+	struct run_settings rs = { .socket_dir = vmnetd_socket_dir(),
 				   .passed_names = passed_names(passed) };
 	struct vmnetd_config cfg;
 	struct signals sg = { .fd = -1 };

@@ -20,6 +20,7 @@
 #include <json-glib/json-glib.h>
 
 #include "config.h"
+#include "vmnetd/paths.h"
 
 #define EXIT_USAGE		2
 #define DEFAULT_TIMEOUT_S	10
@@ -314,12 +315,12 @@ static void print_table(const struct column *cols, guint ncols, JsonArray *rows)
 static char *default_socket(void)
 {
 	const char *env = g_getenv("VMNETD_API_SOCKET");
+	g_autofree char *dir = NULL;
 
 	if (env && *env)
 		return g_strdup(env);
-	if (geteuid() == 0)
-		return g_strdup("/run/vmnetd/default.api");
-	return g_build_filename(g_get_user_runtime_dir(), "vmnetd", "default.api", NULL);
+	dir = vmnetd_socket_dir();
+	return g_build_filename(dir, "default.api", NULL);
 }
 
 static bool ctl_connect(struct ctl *ctl, GError **err)
