@@ -53,6 +53,17 @@ static const char *passed_network(const struct passed_socket *ps)
 	return strcmp(ps->name, "unknown") ? ps->name : NET_DEFAULT_NAME;
 }
 
+/* A copy of systemd's socket @ps for one listener, so that a network (or
+ * the control socket) built again still has the original; -1 with @err. */
+static int dup_passed(const struct passed_socket *ps, GError **err)
+{
+	int fd = fcntl(ps->fd, F_DUPFD_CLOEXEC, 3);
+
+	if (fd < 0)
+		vmnetd_set_error(err, "socket %s from systemd: %s", ps->name, g_strerror(errno));
+	return fd;
+}
+
 /* systemd's sockets for network @name: a duplicate each, so the network
  * can be built again on reload. */
 static bool listen_passed(struct daemon *d, struct network *net, GError **err)
@@ -63,12 +74,9 @@ static bool listen_passed(struct daemon *d, struct network *net, GError **err)
 
 		if (strcmp(passed_network(ps), network_name(net)))
 			continue;
-		fd = fcntl(ps->fd, F_DUPFD_CLOEXEC, 3);
-		if (fd < 0 || !network_listen_fd(net, fd, err)) {
-			if (fd < 0)
-				vmnetd_set_error(err, "socket %s: %s", ps->name, g_strerror(errno));
+		fd = dup_passed(ps, err);
+		if (fd < 0 || !network_listen_fd(net, fd, err))
 			return false;
-		}
 	}
 	return true;
 }
@@ -169,12 +177,10 @@ static bool start_api(struct daemon *d, const struct vmnetd_config *cfg, GError 
 	if (d->api_path && !strcmp(d->api_path, "none"))
 		return true;
 	if (ps) {
-		int fd = fcntl(ps->fd, F_DUPFD_CLOEXEC, 3);
+		int fd = dup_passed(ps, err);
 
-		if (fd < 0) {
-			vmnetd_set_error(err, "control socket from systemd: %s", g_strerror(errno));
+		if (fd < 0)
 			return false;
-		}
 		d->api = api_server_new(d->loop, NULL, fd, &perms, api_handle_request,
 					&d->api_ctx, err);
 		return d->api != NULL;
