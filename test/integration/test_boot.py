@@ -2,22 +2,17 @@
 """test_boot.py - a real Linux guest boots under QEMU (TCG), gets its lease from
 vmnetd over -netdev stream with virtio-net, and fetches a file from the host.
 
-The guest is Debian's cloud kernel with a busybox initramfs built here: its
+The guest is Debian's cloud kernel with a busybox initramfs (guest.py): its
 init loads the virtio-net modules, runs udhcpc, fetches the file from
 10.0.2.2 (the daemon host's loopback) and prints what it got on the serial
 console, which the test reads.
 """
-import glob
 import hashlib
 import os
-import shutil
-import subprocess
 import sys
 
-from harness import Lab, check, require, run_steps, skip
-
-MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
-           "virtio_pci", "failover", "net_failover", "virtio_net"]
+import guest
+from harness import Lab, check, require, run_steps
 
 INIT = """#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -40,60 +35,9 @@ fi
 poweroff -f
 """
 
-UDHCPC = """#!/bin/sh
-[ "$1" = bound ] || exit 0
-echo "ip=$ip router=$router dns=$dns mtu=$mtu" > /tmp/lease
-ip addr add "$ip/$subnet" dev "$interface"
-[ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
-ip route add default via "$router"
-"""
-
-
-def kernel():
-    kernels = sorted(glob.glob("/boot/vmlinuz-*"))
-    if not kernels:
-        return None, None
-    path = kernels[-1]
-    return path, path.split("vmlinuz-", 1)[1]
-
-
-def module_path(kver, name):
-    r = subprocess.run(["modinfo", "-k", kver, "-F", "filename", name],
-                       capture_output=True, text=True)
-    path = r.stdout.strip()
-    return path if r.returncode == 0 and path.endswith(".ko") else None
-
-
-def build_initramfs(workdir, kver, port):
-    root = os.path.join(workdir, "initramfs")
-    for d in ("bin", "proc", "sys", "tmp", "lib/modules"):
-        os.makedirs(os.path.join(root, d), exist_ok=True)
-    shutil.copy("/bin/busybox", os.path.join(root, "bin/busybox"))
-    for i, name in enumerate(MODULES):
-        path = module_path(kver, name)
-        if path:                        # absent: built into this kernel
-            shutil.copy(path, os.path.join(root, f"lib/modules/{i:02d}-{name}.ko"))
-    for name, text in (("init", INIT.replace("{port}", str(port))), ("udhcpc.sh", UDHCPC)):
-        with open(os.path.join(root, name), "w") as f:
-            f.write(text)
-        os.chmod(os.path.join(root, name), 0o755)
-    out = os.path.join(workdir, "initrd.cpio")
-    files = subprocess.run(["find", "."], cwd=root, capture_output=True, text=True,
-                           check=True).stdout
-    with open(out, "wb") as f:
-        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=files.encode(),
-                       stdout=f, check=True)
-    return out
-
-
 def main():
-    require("qemu-system-x86_64", "busybox", "cpio", "modinfo", "dnsmasq", "ip")
-    vmlinuz, kver = kernel()
-    if not vmlinuz:
-        skip("no kernel in /boot (apt-get install linux-image-cloud-amd64)")
-    ldd = subprocess.run(["ldd", "/bin/busybox"], capture_output=True, text=True)
-    if "not a dynamic executable" not in ldd.stdout + ldd.stderr:
-        skip("/bin/busybox is not static (apt-get install busybox-static)")
+    require("dnsmasq", "ip")
+    vmlinuz, kver = guest.require_guest()
 
     with Lab("boot") as lab:
         host, _ = lab.outside()
@@ -103,20 +47,15 @@ def main():
         with open(os.path.join(webroot, "payload"), "wb") as f:
             f.write(payload)
         lab.serve(host, "serve-http", webroot, "127.0.0.1", "8080", name="http")
-        initrd = build_initramfs(lab.dir, kver, 8080)
+        initrd = guest.build_initramfs(lab.dir, kver, INIT.replace("{port}", "8080"),
+                                       files={"udhcpc.sh": guest.UDHCPC})
         d = lab.daemon()
         vm = None
 
         def boot_and_lease():
             nonlocal vm
-            vm = lab.spawn(host, [
-                "qemu-system-x86_64", "-M", "pc", "-accel", "tcg", "-m", "256", "-nodefaults",
-                "-display", "none", "-serial", "stdio", "-no-reboot",
-                "-kernel", vmlinuz, "-initrd", initrd,
-                "-append", "console=ttyS0 quiet panic=-1",
-                "-netdev", f"stream,id=n0,server=off,addr.type=unix,addr.path={d.sock}",
-                "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:77,romfile="],
-                name="guest")
+            vm = lab.spawn(host, guest.qemu_argv(vmlinuz, initrd) +
+                           guest.stream_args(d.sock, "52:54:00:12:34:77"), name="guest")
             m = vm.wait_for(r"VMNETD-(LEASE [^\r]*|NO-LEASE)", timeout=300)
             check(m.group(1).startswith("LEASE"), "the guest got no lease")
             check(m.group(1) == "LEASE ip=10.0.2.15 router=10.0.2.2 dns=10.0.2.3 mtu=65520",
