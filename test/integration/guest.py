@@ -33,7 +33,7 @@ ip route add default via "$router"
 
 CONSOLE_INIT = """#!/bin/busybox sh
 /bin/busybox --install -s /bin
-export PATH=/bin
+export PATH=/bin:/usr/bin:/sbin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
@@ -184,7 +184,9 @@ class Console:
             printed = self.proc.lines[since:]
         lines = []
         for line in printed:
-            if m.group(0) in line:
+            if m.group(0) in line:      # after output with no newline of its own
+                line = line[:line.index(m.group(0))]
+                lines += [line] if line else []
                 break
             lines.append(line.rstrip("\r"))
         return int(m.group(1)), lines
