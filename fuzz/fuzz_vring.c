@@ -297,7 +297,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			vring_want_kicks(&vr, on);
 			if (vr.event_idx && on)
-				FUZZ_CHECK(ld16(vr.used + 4 + 8 * num) == vr.last_avail);
+				FUZZ_CHECK(ld16(vr.used + 4 + 8 * num) == ld16((uint8_t *)vr.avail + 2));
 			else if (!vr.event_idx)
 				FUZZ_CHECK((ld16(vr.used) & VRING_USED_F_NO_NOTIFY) == !on);
 		}

@@ -81,12 +81,16 @@ bool endpoint_parse(const char *s, const char *what, struct endpoint *ep, GError
 		ep->dgram = true;
 		return parse_tcp(s + 10, what, s, ep, err);
 	}
+	if (g_str_has_prefix(s, "vhost-user:")) {
+		ep->vhost = true;
+		return parse_unix(s + 11, what, s, ep, err);
+	}
 	if (g_str_has_prefix(s, "unix:"))
 		return parse_unix(s + 5, what, s, ep, err);
 	if (g_str_has_prefix(s, "tcp:"))
 		return parse_tcp(s + 4, what, s, ep, err);
-	vmnetd_set_error(err, "%s %s: expected unix:PATH, tcp:[HOST:]PORT, dgram:unix:PATH or "
-			 "dgram:udp:[HOST:]PORT", what, s);
+	vmnetd_set_error(err, "%s %s: expected unix:PATH, tcp:[HOST:]PORT, dgram:unix:PATH, "
+			 "dgram:udp:[HOST:]PORT or vhost-user:PATH", what, s);
 	return false;
 }
 
@@ -99,14 +103,16 @@ void endpoint_clear(struct endpoint *ep)
 
 void endpoint_copy(struct endpoint *dst, const struct endpoint *src)
 {
-	*dst = (struct endpoint){ src->type, src->dgram, g_strdup(src->path), g_strdup(src->host),
-				  src->port };
+	*dst = (struct endpoint){ src->type, src->dgram, src->vhost, g_strdup(src->path),
+				  g_strdup(src->host), src->port };
 }
 
 char *endpoint_to_string(const struct endpoint *ep)
 {
 	const char *d = ep->dgram ? "dgram:" : "";
 
+	if (ep->vhost)
+		return g_strdup_printf("vhost-user:%s", ep->path);
 	if (ep->type == ENDPOINT_UNIX)
 		return g_strdup_printf("%sunix:%s", d, ep->path);
 	if (strchr(ep->host, ':'))
@@ -384,8 +390,31 @@ static char *qemu_dgram_args(const struct endpoint *ep, const char *id)
 			       strchr(ep->host, ':') ? "::1" : "127.0.0.1", ep->host, ep->port, id);
 }
 
-char *endpoint_qemu_args(const struct endpoint *ep, const char *id)
+/* Guest RAM QEMU shares with us (vhost-user maps it): memfd, sealed by
+ * QEMU's default so it cannot shrink under us; its size must be -m's. */
+#define QEMU_VHOST_RAM "1G"
+
+/* -netdev vhost-user: vmnetd reads the guest's rings in its shared RAM;
+ * host_mtu= gives the guest the network's MTU through virtio's config,
+ * reconnect=1 brings the VM back when vmnetd restarts. Without KVM, QEMU
+ * 7.2 dereferences a NULL irqfd table when vhost-user starts on an MSI-X
+ * device (virtio_pci_one_vector_unmask); vectors=0 (INTx) avoids it. */
+static char *qemu_vhost_args(const struct endpoint *ep, const char *id, unsigned mtu)
 {
+	bool kvm = access("/dev/kvm", R_OK | W_OK) == 0;
+
+	return g_strdup_printf("-m " QEMU_VHOST_RAM " -object memory-backend-memfd,id=%s-mem,"
+			       "size=" QEMU_VHOST_RAM ",share=on -machine memory-backend=%s-mem "
+			       "-chardev socket,id=%s-chr,path=%s,reconnect=1 "
+			       "-netdev vhost-user,id=%s,chardev=%s-chr "
+			       "-device virtio-net-pci,netdev=%s,host_mtu=%u%s", id, id, id, ep->path,
+			       id, id, id, mtu, kvm ? "" : ",vectors=0");
+}
+
+char *endpoint_qemu_args(const struct endpoint *ep, const char *id, unsigned mtu)
+{
+	if (ep->vhost)
+		return qemu_vhost_args(ep, id, mtu);
 	if (ep->dgram)
 		return qemu_dgram_args(ep, id);
 	if (ep->type == ENDPOINT_UNIX)

@@ -281,7 +281,7 @@ static char *qemu_args_text(const struct vmnetd_config *cfg)
 			struct endpoint *ep = &g_array_index(nc->listen, struct endpoint, j);
 			g_autofree char *name = endpoint_to_string(ep);
 			g_autofree char *id = g_strdup_printf("vmnet%u", n++);
-			g_autofree char *args = endpoint_qemu_args(ep, id);
+			g_autofree char *args = endpoint_qemu_args(ep, id, nc->mtu);
 
 			g_string_append_printf(out, "Attach a VM to network %s (%s) with these QEMU "
 					       "arguments:\n  %s,mac=52:54:00:%02x:%02x:%02x\n",

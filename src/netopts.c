@@ -282,7 +282,7 @@ static bool parse_guestfwd(struct nat_config *c, const char *what, const char *v
 	fwd.port = port;
 	if (!endpoint_parse(dash + 1, target, &fwd.target, err))
 		return false;
-	if (fwd.target.dgram) {
+	if (fwd.target.dgram || fwd.target.vhost) {
 		endpoint_clear(&fwd.target);
 		goto syntax;
 	}

@@ -15,6 +15,7 @@
 #include "vmnetd/network.h"
 #include "vmnetd/netns.h"
 #include "vmnetd/port_dgram.h"
+#include "vmnetd/port_vhost.h"
 #include "vmnetd/port_stream.h"
 #include "vmnetd/port_tap.h"
 #include "vmnetd/portsec.h"
@@ -242,6 +243,11 @@ static struct port *make_stream(struct network *net, int fd, char *name)
 	return port_stream_new(net->ports, fd, name);
 }
 
+static struct port *make_vhost(struct network *net, int fd, char *name)
+{
+	return port_vhost_new(net->ports, fd, name, net->mtu);
+}
+
 static struct port *make_tap(struct network *net, int fd, char *name)
 {
 	return port_tap_new(net->ports, fd, name, net->mtu);
@@ -371,6 +377,21 @@ static struct port *attach_stream(void *opaque, int fd, char *name)
 	return network_attach_stream(net, fd, g_steal_pointer(&full));
 }
 
+static struct port *attach_vhost(void *opaque, int fd, char *name)
+{
+	struct network *net = opaque;
+	g_autofree char *full = g_strdup_printf("%s: %s", net->name, name);
+
+	g_free(name);
+	return attach_vm(net, fd, g_steal_pointer(&full), make_vhost);
+}
+
+/* How a connection on @ep becomes a port. */
+static attach_fn attach_for(const struct endpoint *ep)
+{
+	return ep->vhost ? attach_vhost : attach_stream;
+}
+
 /* Note (or forget) a TCP listener's or UDP socket's addresses as the
  * daemon's own. */
 static void note_selfports(GArray *addrs, bool add)
@@ -441,7 +462,7 @@ bool network_listen(struct network *net, const struct endpoint *ep,
 {
 	if (ep->dgram)
 		return listen_dgram(net, ep, perms, err);
-	return add_listener(net, listener_new(net->loop, ep, perms, attach_stream, net, err), ep);
+	return add_listener(net, listener_new(net->loop, ep, perms, attach_for(ep), net, err), ep);
 }
 
 bool network_listen_fd(struct network *net, int fd, GError **err)
@@ -460,7 +481,7 @@ bool network_listen_fd(struct network *net, int fd, GError **err)
 
 bool network_connect(struct network *net, const struct endpoint *ep, GError **err)
 {
-	struct connector *co = connector_new(net->loop, ep, attach_stream, net, err);
+	struct connector *co = connector_new(net->loop, ep, attach_for(ep), net, err);
 
 	if (co)
 		g_ptr_array_add(net->connectors, co);

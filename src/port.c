@@ -116,13 +116,15 @@ static int flush_dirty(void *opaque, struct loop *l)
 	struct port_set *set = opaque;
 
 	(void)l;
-	/* A flush may close a port, which never adds to this list. */
+	/* A flush or publish may close a port, which never adds to this list. */
 	for (guint i = 0; i < set->dirty->len; i++) {
 		struct port *p = g_ptr_array_index(set->dirty, i);
 
 		p->dirty = false;
 		if (!p->closed)
 			flush(p);
+		if (!p->closed && p->ops->publish)
+			p->ops->publish(p);
 	}
 	g_ptr_array_set_size(set->dirty, 0);
 	return -1;
@@ -209,10 +211,11 @@ bool port_attach(struct port_set *set, struct port *p, int fd, size_t queue_size
 	p->hold_stamp_ns = loop_now(set->loop);
 	g_ptr_array_add(set->ports, p);
 	switch_add_port(set->sw, p);
+	if (queue_size)
+		txring_init(&p->tx, queue_size);
 	if (fd < 0)
 		return true;
 	p->fd = fd;
-	txring_init(&p->tx, queue_size);
 	if (!loop_watch_add(set->loop, &p->watch, fd, EPOLLIN, on_events, p, &local)) {
 		port_close(p, local->message);
 		g_propagate_error(err, local);
@@ -221,21 +224,26 @@ bool port_attach(struct port_set *set, struct port *p, int fd, size_t queue_size
 	return true;
 }
 
-void port_fd_detach(struct port *p)
+void port_drop_queue(struct port *p)
 {
 	struct iovec iov[2];
 
-	if (p->fd < 0)
-		return;
-	loop_watch_del(p->set->loop, &p->watch);
-	close(p->fd);
-	p->fd = -1;
-	/* What waited for the device is lost with it: counted as drops. */
 	while (txring_peek_frame(&p->tx, iov) > 0) {
 		txring_pop_frame(&p->tx);
 		p->stats.tx_drops++;
 	}
 	settle(p);
+}
+
+void port_fd_detach(struct port *p)
+{
+	if (p->fd < 0)
+		return;
+	loop_watch_del(p->set->loop, &p->watch);
+	close(p->fd);
+	p->fd = -1;
+	/* What waited for the device is lost with it. */
+	port_drop_queue(p);
 }
 
 bool port_fd_attach(struct port *p, int fd, GError **err)
@@ -299,6 +307,14 @@ void port_input(struct port *p, const uint8_t *frame, size_t len)
 	switch_input(p->sw, p, frame, len, loop_now(p->set->loop));
 }
 
+void port_mark_dirty(struct port *p)
+{
+	if (!p->dirty && !p->closed) {
+		p->dirty = true;
+		g_ptr_array_add(p->set->dirty, p);
+	}
+}
+
 enum port_verdict port_queue(struct port *p, const uint8_t *frame, size_t len)
 {
 	size_t before = txring_used(&p->tx);
@@ -309,10 +325,7 @@ enum port_verdict port_queue(struct port *p, const uint8_t *frame, size_t len)
 		return PORT_DROPPED;
 	p->backlog = txring_used(&p->tx);
 	p->set->queued += more;	/* = pooled(new backlog) - pooled(old): settle()'s terms */
-	if (!p->dirty) {
-		p->dirty = true;
-		g_ptr_array_add(p->set->dirty, p);
-	}
+	port_mark_dirty(p);
 	return PORT_QUEUED;
 }
 

@@ -257,7 +257,7 @@ struct port *uplink_hostonly_new(struct port_set *set, const struct net_config *
 		ho->stack = start_slirp(ho, port_set_loop(set), cfg, what, err);
 	if (tap ? fd < 0 : !ho->stack)
 		goto fail;
-	if (!port_attach(set, &ho->port, fd, TAP_QUEUE_SIZE, err))
+	if (!port_attach(set, &ho->port, fd, fd >= 0 ? TAP_QUEUE_SIZE : 0, err))
 		return NULL;
 	switch_add_static(ho->port.sw, &ho->port, ho->mac);
 	if (tap)

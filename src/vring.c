@@ -194,12 +194,14 @@ bool vring_publish(struct vring *vr)
 
 void vring_want_kicks(struct vring *vr, bool on)
 {
-	/* With EVENT_IDX the guest kicks once it makes avail_event available;
+	/* With EVENT_IDX the guest kicks once it makes avail_event available:
+	 * the entry after those available now, which may be more than we
+	 * took (a receive queue short of buffers for a whole frame);
 	 * without, unless NO_NOTIFY. Turned off under EVENT_IDX, avail_event
 	 * simply stays behind. */
 	if (vr->event_idx && on)
-		__atomic_store_n((uint16_t *)(vr->used + 4 + 8 * vr->num), vr->last_avail,
-				 __ATOMIC_RELAXED);
+		__atomic_store_n((uint16_t *)(vr->used + 4 + 8 * vr->num),
+				 load16_acquire(&vr->avail[1]), __ATOMIC_RELAXED);
 	else if (!vr->event_idx)
 		__atomic_store_n(used_flags_ptr(vr), on ? 0 : VRING_USED_F_NO_NOTIFY,
 				 __ATOMIC_RELAXED);

@@ -15,12 +15,14 @@ enum endpoint_type { ENDPOINT_UNIX, ENDPOINT_TCP };
 struct endpoint {
 	enum endpoint_type type;
 	bool dgram;		/* dgram:unix:PATH, dgram:udp:HOST:PORT (-netdev dgram) */
+	bool vhost;		/* vhost-user:PATH (-netdev vhost-user) */
 	char *path;		/* unix */
 	char *host;		/* tcp; 127.0.0.1 when not given */
 	uint16_t port;		/* tcp */
 };
 
-/* unix:PATH, tcp:[HOST:]PORT, dgram:unix:PATH or dgram:udp:[HOST:]PORT;
+/* unix:PATH, tcp:[HOST:]PORT, dgram:unix:PATH, dgram:udp:[HOST:]PORT or
+ * vhost-user:PATH;
  * @what names the option in error messages ("--listen"). */
 bool endpoint_parse(const char *s, const char *what, struct endpoint *ep, GError **err);
 void endpoint_clear(struct endpoint *ep);
@@ -87,7 +89,8 @@ int endpoint_connect_error(int fd);
 /* Tune a connected socket for frame traffic (TCP_NODELAY, buffer sizes). */
 void endpoint_tune_socket(int fd);
 
-/* The QEMU arguments that attach a VM to this endpoint. */
-char *endpoint_qemu_args(const struct endpoint *ep, const char *id);
+/* The QEMU arguments that attach a VM to this endpoint, on a network of
+ * MTU @mtu; they end with -device, so a caller may append ",mac=...". */
+char *endpoint_qemu_args(const struct endpoint *ep, const char *id, unsigned mtu);
 
 #endif

@@ -38,6 +38,11 @@ struct port_ops {
 	void (*read)(struct port *p);
 	/* Write what the queue holds; false on a fatal error (errno says which). */
 	bool (*flush)(struct port *p);
+	/* Optional: at the end of an iteration in which the port was marked
+	 * (port_mark_dirty(), port_queue()), after flush: make what the
+	 * deliver op wrote visible in one go (a vhost ring's used index and
+	 * one interrupt per batch). It may close the port. */
+	void (*publish)(struct port *p);
 	/* The port is closing: stop producing frames and let go of what
 	 * outlives it (libslirp's sockets, a device); runs at once, from
 	 * port_close(). */
@@ -142,8 +147,8 @@ void port_set_mirror(struct port_set *set, port_mirror_fn fn, void *opaque);
 
 /* Set up the common part of a port; @name is taken. */
 void port_init(struct port *p, const struct port_ops *ops, char *name);
-/* Adds @p to the set and the switch and, with @fd >= 0, watches @fd and
- * gives the port a queue of @queue_size bytes (a power of two). False,
+/* Adds @p to the set and the switch, gives it a queue of @queue_size
+ * bytes (a power of two; 0: none) and, with @fd >= 0, watches @fd. False,
  * with the port closed, if the descriptor cannot be watched. */
 bool port_attach(struct port_set *set, struct port *p, int fd, size_t queue_size,
 		 GError **err);
@@ -151,6 +156,9 @@ bool port_attach(struct port_set *set, struct port *p, int fd, size_t queue_size
  * switch without one: the watch goes, the descriptor closes, what was
  * queued is dropped. Its deliver op must refuse frames meanwhile. */
 void port_fd_detach(struct port *p);
+/* Drops everything the port's queue holds, counted as drops (its device
+ * cannot take it any more). */
+void port_drop_queue(struct port *p);
 /* Gives a detached port (one attached with a queue) descriptor @fd again
  * (taken, even on failure). */
 bool port_fd_attach(struct port *p, int fd, GError **err);
@@ -170,6 +178,8 @@ void port_fini(struct port *p);
 void port_input(struct port *p, const uint8_t *frame, size_t len);
 /* Hand a frame to the port: its deliver op or its queue; counts the result. */
 enum port_verdict port_deliver(struct port *p, const uint8_t *frame, size_t len);
+/* Have the port's flush and publish ops run at the end of this iteration. */
+void port_mark_dirty(struct port *p);
 /* Queue a frame for the descriptor (padded to min_frame). */
 enum port_verdict port_queue(struct port *p, const uint8_t *frame, size_t len);
 

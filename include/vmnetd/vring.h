@@ -89,7 +89,8 @@ void vring_push(struct vring *vr, uint16_t head, uint32_t len);
 /* Publish what was pushed; true if the guest wants an interrupt for it. */
 bool vring_publish(struct vring *vr);
 /* Ask the guest for kicks (@on) or not, while we poll the ring anyway;
- * with EVENT_IDX, for the next entry only. */
+ * with EVENT_IDX, for the next entry it makes available after those
+ * available now. */
 void vring_want_kicks(struct vring *vr, bool on);
 /* Entries available now, without taking them. */
 unsigned vring_pending(const struct vring *vr);

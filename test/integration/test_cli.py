@@ -55,7 +55,7 @@ BAD_OPTIONS = [
     (["--nat", "hostfwd=tcp::x-:22"], "vmnetd: --nat hostfwd=tcp::x-:22: host port must be"),
     (["--nat", "frobnicate=1"], "vmnetd: --nat: unknown option 'frobnicate'"),
     (["--listen", "udp:1"], "vmnetd: --listen udp:1: expected unix:PATH, tcp:[HOST:]PORT, "
-                            "dgram:unix:PATH or dgram:udp:[HOST:]PORT"),
+                            "dgram:unix:PATH, dgram:udp:[HOST:]PORT or vhost-user:PATH"),
     (["--listen", "tcp:127.0.0.1:0"], "vmnetd: --listen tcp:127.0.0.1:0: port must be"),
     (["--connect", "tcp:host:99999"], "vmnetd: --connect tcp:host:99999: port must be"),
     (["--socket-mode", "999"], "vmnetd: --socket-mode 999: expected an octal mode"),

@@ -408,8 +408,8 @@ static const struct {
 	{ { .network = { "a,port-macs=4097" } },
 	  "network a port-macs=4097: must be a number from 1 to 4096" },
 	{ { .network = { "a,listen=udp:1" } },
-	  "network a listen udp:1: expected unix:PATH, tcp:[HOST:]PORT, dgram:unix:PATH or "
-	  "dgram:udp:[HOST:]PORT" },
+	  "network a listen udp:1: expected unix:PATH, tcp:[HOST:]PORT, dgram:unix:PATH, "
+	  "dgram:udp:[HOST:]PORT or vhost-user:PATH" },
 	{ { .network = { "a,lease-file=" } }, "network a lease-file=: must not be empty" },
 
 	/* NAT */
@@ -529,7 +529,7 @@ static const struct {
 	{ { .network = { "a", "b,net=10.0.3.0/24,listen=unix:" SOCKET_DIR "/a.sock" } },
 	  "network a default socket unix:" SOCKET_DIR "/a.sock: bound to two networks (b and a)" },
 	{ { .listen = { "udp:1" } }, "--listen udp:1: expected unix:PATH, tcp:[HOST:]PORT, "
-	  "dgram:unix:PATH or dgram:udp:[HOST:]PORT" },
+	  "dgram:unix:PATH, dgram:udp:[HOST:]PORT or vhost-user:PATH" },
 	{ { .listen = { "tcp:127.0.0.1:0" } },
 	  "--listen tcp:127.0.0.1:0: port must be a number from 1 to 65535" },
 	{ { .connect = { "tcp:host:99999" } },
@@ -618,7 +618,7 @@ static void test_config_file_refused(void)
 		     "%s: network lab mode=vde: expected nat, hostonly or bridged");
 	file_refused("[lab]\nlisten=\n", &none,
 		     "%s: network lab listen : expected unix:PATH, tcp:[HOST:]PORT, "
-		     "dgram:unix:PATH or dgram:udp:[HOST:]PORT");
+		     "dgram:unix:PATH, dgram:udp:[HOST:]PORT or vhost-user:PATH");
 	file_refused("[a.b]\nmode=nat\n", &none,
 		     "%s: network a.b: a network name is 1 to 15 characters from A-Z a-z 0-9 _ -");
 	file_refused("[a]\n[b]\nmode=hostonly\nnet=10.0.2.128/25\n", &none,

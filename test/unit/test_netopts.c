@@ -163,7 +163,7 @@ static const struct {
 	{ "hostfwd=tcp::22-10.9.9.9:22", "guest address not inside net=" },
 	{ "guestfwd=tcp:10.0.2.100:80", "expected tcp:IP:PORT-tcp:HOST:PORT" },
 	{ "guestfwd=tcp:10.0.2.100:80-file:/x",
-	  "expected unix:PATH, tcp:[HOST:]PORT, dgram:unix:PATH or dgram:udp:[HOST:]PORT" },
+	  "expected unix:PATH, tcp:[HOST:]PORT, dgram:unix:PATH, dgram:udp:[HOST:]PORT or vhost-user:PATH" },
 	{ "guestfwd=tcp:10.0.9.100:80-tcp:127.0.0.1:80", "address not inside net=" },
 	{ "guestfwd=tcp:10.0.2.2:80-tcp:127.0.0.1:80", "not the host or DNS address" },
 	{ "guestfwd=tcp:10.0.2.100:0-tcp:127.0.0.1:80", "port must be 1 to 65535" },
@@ -196,7 +196,7 @@ static void test_endpoints(void)
 
 	g_assert_true(endpoint_parse("unix:/run/a.sock", "--listen", &ep, NULL));
 	g_assert_cmpint(ep.type, ==, ENDPOINT_UNIX);
-	args = endpoint_qemu_args(&ep, "n0");
+	args = endpoint_qemu_args(&ep, "n0", 65520);
 	g_assert_cmpstr(args, ==, "-netdev stream,id=n0,server=off,addr.type=unix,"
 		"addr.path=/run/a.sock -device virtio-net-pci,netdev=n0");
 	endpoint_clear(&ep);
@@ -221,7 +221,7 @@ static void test_endpoints(void)
 	g_assert_false(endpoint_parse("udp:1", "--connect", &ep, &err));
 	g_assert_cmpstr(err->message, ==,
 			"--connect udp:1: expected unix:PATH, tcp:[HOST:]PORT, "
-			"dgram:unix:PATH or dgram:udp:[HOST:]PORT");
+			"dgram:unix:PATH, dgram:udp:[HOST:]PORT or vhost-user:PATH");
 	g_clear_error(&err);
 	g_assert_false(endpoint_parse("unix:", "--listen", &ep, &err));
 	g_assert_cmpstr(err->message, ==, "--listen unix:: the socket path is empty");

@@ -1109,8 +1109,18 @@ static void test_event_idx_want_kicks(void)
 	g_assert_cmpuint(used_u16(&h, 0), ==, 0);
 	vring_want_kicks(&h.vr, true);
 	g_assert_cmpuint(used_u16(&h, 4 + 8 * 8), ==, 4);
+	/* Entries available but not taken (a receive queue short of buffers
+	 * for a whole frame): the kick must come for the next new one, so
+	 * avail_event is the guest's index, not ours. */
+	set_desc(&h, 4, A_DATA, 4, 0, 0);
+	make_avail(&h, 4);
+	set_desc(&h, 5, A_DATA, 4, 0, 0);
+	make_avail(&h, 5);
+	vring_want_kicks(&h.vr, true);
+	g_assert_cmpuint(used_u16(&h, 4 + 8 * 8), ==, 6);
+	g_assert_cmpuint(vring_pending(&h.vr), ==, 2);
 	/* Across the wrap. */
-	h.vr.last_avail = 65535;
+	h.vr.avail[1] = 65535;
 	vring_want_kicks(&h.vr, true);
 	g_assert_cmpuint(used_u16(&h, 4 + 8 * 8), ==, 65535);
 	/* The used index and the entries are not touched. */
