@@ -92,7 +92,9 @@ static bool parse_command_line(int *argc, char ***argv, struct options *o, GErro
 		  "FILE" },
 		{ "listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &o->listen,
 		  "Accept QEMU -netdev stream clients on unix:PATH or tcp:[HOST:]PORT, "
-		  "with ,network=NAME when there are several (repeatable)", "ADDR" },
+		  "-netdev dgram on dgram:unix:PATH or dgram:udp:[HOST:]PORT, -netdev "
+		  "vhost-user on vhost-user:PATH; with ,network=NAME when there are several "
+		  "(repeatable)", "ADDR" },
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING_ARRAY, &o->connect,
 		  "Connect to a QEMU running -netdev stream,server=on, with ,network=NAME "
 		  "when there are several (repeatable)", "ADDR" },
