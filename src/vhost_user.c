@@ -662,13 +662,18 @@ static bool handle_message(struct vhost_user_dev *d)
 	return true;
 }
 
-/* Messages come one at a time; a header is checked before its payload. */
+/* Messages come one at a time; a header is checked before its payload.
+ * A front-end that floods requests gets this many per wakeup, then the
+ * other ports get their turn (the socket stays readable). */
+#define MESSAGES_PER_WAKEUP	64
+
 static void on_socket(void *opaque, uint32_t events)
 {
 	struct vhost_user_dev *d = opaque;
+	unsigned handled = 0;
 
 	(void)events;
-	for (;;) {
+	while (handled < MESSAGES_PER_WAKEUP) {
 		uint32_t flags, size;
 		size_t want;
 		ssize_t n;
@@ -688,6 +693,7 @@ static void on_socket(void *opaque, uint32_t events)
 		if (want == 0) {
 			if (!handle_message(d))
 				return;
+			handled++;
 			continue;
 		}
 		n = recv_part(d, want);
