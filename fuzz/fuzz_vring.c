@@ -81,14 +81,14 @@ static uint16_t ld16(const uint8_t *p)
  * VRING_CHAIN_MAX non-empty buffers, all of the asked direction (the
  * direction of a zero-length one counts too; an indirect descriptor's
  * does not), each whole in one region; no more descriptors visited in a
- * table than it has; one indirect table at most, without NEXT beside it,
+ * table than it has, nor VRING_VISIT_MAX in all; one indirect table at most, without NEXT beside it,
  * of 1 to VRING_NUM_MAX whole descriptors. */
 static int ref_pop(const struct vring *vr, const struct vhost_mem *m, bool write,
 		   struct vring_chain *c)
 {
 	uint16_t avail_idx = vr->avail[1], head;
 	const uint8_t *table = (const uint8_t *)vr->desc;
-	unsigned tnum = vr->num, idx, visited = 0;
+	unsigned tnum = vr->num, idx, visited = 0, total = 0;
 	bool indirect = false;
 
 	if (avail_idx == vr->last_avail)
@@ -103,7 +103,7 @@ static int ref_pop(const struct vring *vr, const struct vhost_mem *m, bool write
 	for (idx = head;;) {
 		struct vring_desc d;
 
-		if (++visited > tnum)
+		if (++visited > tnum || ++total > VRING_VISIT_MAX)
 			return -1;
 		memcpy(&d, table + 16ull * idx, sizeof(d));
 		if (d.flags & VRING_DESC_F_INDIRECT) {

@@ -64,6 +64,16 @@ static void publish_queue(struct port_vhost *pv, unsigned q)
 		vhost_user_notify(&pv->dev, q);
 }
 
+/* Come back to queue @q next iteration, through its own kick eventfd
+ * (level-triggered): the guest may not kick again for what is there. */
+static void self_kick(struct port_vhost *pv, unsigned q)
+{
+	uint64_t one = 1;
+
+	if (pv->dev.q[q].kick_fd >= 0 && write(pv->dev.q[q].kick_fd, &one, sizeof(one)) < 0)
+		g_debug("%s: kick eventfd: %s", pv->port.name, g_strerror(errno));
+}
+
 /* Bytes [@off, @off + @len) of the frame in @src (@n pieces) into @c at @at. */
 static void copy_frame(const struct vring_chain *c, size_t at, const struct iovec *src, int n,
 		       size_t off, size_t len)
@@ -118,6 +128,10 @@ static int rx_put(struct port_vhost *pv, const struct iovec *src, int n, size_t 
 			return -2;
 		}
 		r = vring_pop(vr, &pv->dev.mem, true, c);
+		if (r > 0 && (!c->len || (!bufs && c->len < pv->dev.hdr_len)))
+			r = -1;		/* no room for the header: no valid driver posts it */
+		if (r == 0 && (uint16_t)(vr->last_avail - start) >= vr->num)
+			r = -2;		/* the whole ring is too small: never fits */
 		if (r <= 0) {
 			vr->last_avail = start;
 			return r;
@@ -149,7 +163,10 @@ static bool vhost_flush(struct port *p)
 
 	if (!pv->rx_live || pv->broken)
 		return true;
-	for (;;) {
+	/* A second pass for buffers added while kicks were off; more than
+	 * that waits for the next iteration, so a guest that keeps moving
+	 * its index cannot hold the loop here. */
+	for (int pass = 0;; pass++) {
 		unsigned short_of = 0;	/* buffers there were when a frame did not fit */
 
 		while ((n = txring_peek_frame(&p->tx, iov)) > 0) {
@@ -170,6 +187,10 @@ static bool vhost_flush(struct port *p)
 		/* Buffers added since the last look would bring no kick. */
 		if (n == 0 || vring_pending(vr) == short_of)
 			return true;
+		if (pass == 1) {
+			self_kick(pv, VHOST_USER_RXQ);
+			return true;
+		}
 	}
 }
 
@@ -211,7 +232,9 @@ static void tx_one(struct port_vhost *pv, const struct vring_chain *c)
 }
 
 /* Take what the guest transmitted, a batch at a time; kicks stay off
- * while we look anyway. */
+ * while we look anyway. After two looks, or a full batch, the rest waits
+ * for the next iteration (a guest moving its index back and forth cannot
+ * hold the loop). */
 static void tx_drain(struct port_vhost *pv)
 {
 	struct vhost_user_queue *q = &pv->dev.q[VHOST_USER_TXQ];
@@ -219,7 +242,7 @@ static void tx_drain(struct port_vhost *pv)
 	int r = 0;
 
 	vring_want_kicks(&q->vr, false);
-	for (;;) {
+	for (int pass = 0;; pass++) {
 		while (taken < VHOST_TX_BATCH && !pv->port.closed &&
 		       (r = vring_pop(&q->vr, &pv->dev.mem, false, &pv->tx_chain)) > 0) {
 			tx_one(pv, &pv->tx_chain);
@@ -232,12 +255,8 @@ static void tx_drain(struct port_vhost *pv)
 			ring_broken(pv, "the guest broke its transmit ring");
 			return;
 		}
-		if (taken == VHOST_TX_BATCH) {
-			uint64_t one = 1;
-
-			/* More waits: come back next iteration, after the others. */
-			if (write(q->kick_fd, &one, sizeof(one)) < 0)
-				g_debug("%s: kick eventfd: %s", pv->port.name, g_strerror(errno));
+		if (taken == VHOST_TX_BATCH || pass == 1) {
+			self_kick(pv, VHOST_USER_TXQ);	/* more waits: after the others */
 			return;
 		}
 		vring_want_kicks(&q->vr, true);
@@ -269,16 +288,14 @@ static void on_sync(void *opaque, unsigned q)
 static void on_changed(void *opaque)
 {
 	struct port_vhost *pv = opaque;
-	struct vhost_user_queue *tx = &pv->dev.q[VHOST_USER_TXQ];
-	uint64_t one = 1;
 
 	pv->rx_live = vhost_user_live(&pv->dev, VHOST_USER_RXQ);
 	if (!pv->rx_live)
 		port_drop_queue(&pv->port);
 	else
 		port_mark_dirty(&pv->port);
-	if (vhost_user_live(&pv->dev, VHOST_USER_TXQ) && write(tx->kick_fd, &one, sizeof(one)) < 0)
-		g_debug("%s: kick eventfd: %s", pv->port.name, g_strerror(errno));
+	if (vhost_user_live(&pv->dev, VHOST_USER_TXQ))
+		self_kick(pv, VHOST_USER_TXQ);
 }
 
 static void on_broken(void *opaque, const char *why)

@@ -176,14 +176,15 @@ bool privs_drop(const char *user, const char *group, bool keep_net_admin, GError
  * file goes at exit
  * (getpid). A bridged network checks its bridge each second and makes its
  * device again (access, readlink in sysfs; mknodat for a macvtap's node
- * where no udev runs). */
+ * where no udev runs). A vhost-user front-end's guest RAM is checked
+ * (fstat, fstatfs) and mapped (mmap), its eventfds by readlink in /proc. */
 static const char *const loop_calls[] = {
 	"epoll_wait", "epoll_pwait", "epoll_ctl", "poll", "ppoll",
 	"read", "write", "readv", "writev", "lseek",
 	"recvfrom", "recvmsg", "recvmmsg", "sendto", "sendmsg", "sendmmsg",
 	"socket", "connect", "bind", "listen", "accept", "accept4", "shutdown",
 	"setsockopt", "getsockopt", "getsockname", "getpeername",
-	"close", "fcntl", "openat", "openat2", "readlink", "fstat", "newfstatat",
+	"close", "fcntl", "openat", "openat2", "readlink", "fstat", "newfstatat", "fstatfs",
 	"fallocate", "fsync", "rename", "unlink",
 	"mmap", "munmap", "mremap", "mprotect", "brk", "madvise",
 	"clock_gettime", "getrandom", "futex",

@@ -15,6 +15,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "vmnetd/error.h"
@@ -208,17 +210,24 @@ void vhost_user_notify(struct vhost_user_dev *d, unsigned q)
 		g_debug("%s: call eventfd: %s", d->name, g_strerror(errno));
 }
 
-/* Point the ring at the current memory table; it keeps its avail index. */
+/* The ring no longer points into guest memory (its addresses, size or the
+ * memory table change, or it stopped); its place is kept in base. */
+static void unmap_queue(struct vhost_user_queue *q)
+{
+	if (q->mapped)
+		q->base = q->vr.last_avail;
+	q->mapped = false;
+}
+
+/* Point the ring at the current memory table, at its place (base). */
 static bool map_queue(struct vhost_user_dev *d, struct vhost_user_queue *q)
 {
-	uint16_t last_avail = q->mapped ? q->vr.last_avail : q->base;
-
-	q->mapped = false;
+	unmap_queue(q);
 	if (!q->have_addr || !q->num || !d->mem.n)
 		return true;
 	if (!vring_setup(&q->vr, &d->mem, q->num, q->desc, q->avail, q->used))
 		return false;
-	q->vr.last_avail = last_avail;
+	q->vr.last_avail = q->base;
 	q->vr.event_idx = has_feature(d, VIRTIO_RING_F_EVENT_IDX);
 	q->mapped = true;
 	return true;
@@ -231,8 +240,10 @@ static void on_kick(void *opaque, uint32_t events)
 
 	(void)events;
 	/* Level-triggered: read the count, or the loop comes straight back. */
-	if (read(q->kick_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+	if (read(q->kick_fd, &count, sizeof(count)) != sizeof(count) && errno != EAGAIN) {
+		q->dev->ops->broken(q->dev->opaque, "kick eventfd failed");
 		return;
+	}
 	if (vhost_user_live(q->dev, q->index))
 		q->dev->ops->kick(q->dev->opaque, q->index);
 }
@@ -265,6 +276,14 @@ static void unmap_memory(struct vhost_user_dev *d)
 	d->mem.n = 0;
 }
 
+/* A queue with nothing set. Its watch stays marked removed (fd -1): the
+ * loop may still hold an event fetched for it in this iteration. */
+static void fresh_queue(struct vhost_user_dev *d, unsigned i)
+{
+	d->q[i] = (struct vhost_user_queue){ .dev = d, .index = i, .kick_fd = -1, .call_fd = -1,
+					     .err_fd = -1, .kick_watch = { .fd = -1 } };
+}
+
 /* Forget the queues' state and the negotiated features (RESET_OWNER,
  * RESET_DEVICE, and the connection's end). */
 static void reset_device(struct vhost_user_dev *d)
@@ -275,11 +294,21 @@ static void reset_device(struct vhost_user_dev *d)
 		stop_queue(d, i);
 		close_fd(&q->call_fd);
 		close_fd(&q->err_fd);
-		*q = (struct vhost_user_queue){ .dev = d, .index = i, .kick_fd = -1,
-						.call_fd = -1, .err_fd = -1 };
+		fresh_queue(d, i);
 	}
 	d->features = 0;
 	d->hdr_len = VIRTIO_NET_HDR_LEN_LEGACY;
+}
+
+/* Guest RAM lives in memory (tmpfs: memfd, /dev/shm; or hugetlbfs): a file
+ * on a disk or network file system could block the loop in a page fault
+ * for as long as its server likes. */
+static bool in_memory_fs(int fd)
+{
+	struct statfs fs;
+
+	return fstatfs(fd, &fs) == 0 &&
+	       (fs.f_type == TMPFS_MAGIC || fs.f_type == HUGETLBFS_MAGIC);
 }
 
 /* A shared mapping of one region; its descriptor must be a file that
@@ -296,9 +325,10 @@ static enum outcome map_region(const struct mem_region_msg *r, int fd, struct vh
 	    r->uva > UINT64_MAX - r->size || r->mmap_offset + r->size > SIZE_MAX)
 		return broken("SET_MEM_TABLE: region of %" G_GUINT64_FORMAT " bytes at offset %"
 			      G_GUINT64_FORMAT " out of range", r->size, r->mmap_offset);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return broken("guest memory is not a shared file: give QEMU -object "
-			      "memory-backend-memfd,share=on,... -machine memory-backend=...");
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !in_memory_fs(fd))
+		return broken("guest memory is not a shared file in memory (memfd, /dev/shm or "
+			      "hugetlbfs): give QEMU -object memory-backend-memfd,share=on,... "
+			      "-machine memory-backend=...");
 	if ((uint64_t)st.st_size < r->mmap_offset + r->size)
 		return broken("SET_MEM_TABLE: region ends past its file (%" G_GUINT64_FORMAT
 			      " > %jd bytes)", r->mmap_offset + r->size, (intmax_t)st.st_size);
@@ -322,8 +352,10 @@ static enum outcome set_mem_table(struct vhost_user_dev *d, const struct request
 	    rq->size < 8 + m.nregions * sizeof(m.r[0]) || d->nfds != m.nregions)
 		return broken("SET_MEM_TABLE: %u regions, %u descriptors, %u bytes", m.nregions,
 			      d->nfds, rq->size);
-	for (unsigned i = 0; i < VHOST_USER_QUEUES; i++)
+	for (unsigned i = 0; i < VHOST_USER_QUEUES; i++) {
 		sync_queue(d, i);
+		unmap_queue(&d->q[i]);	/* nothing may use the old mapping now */
+	}
 	unmap_memory(d);
 	for (unsigned i = 0; i < m.nregions && o == DONE; i++) {
 		int fd = take_fd(d);
@@ -332,8 +364,9 @@ static enum outcome set_mem_table(struct vhost_user_dev *d, const struct request
 		close_fd(&fd);
 		d->mem.n = o == DONE ? i + 1 : i;
 	}
+	/* A stopped queue is mapped when it starts again. */
 	for (unsigned i = 0; i < VHOST_USER_QUEUES && o == DONE; i++)
-		if (!map_queue(d, &d->q[i]))
+		if (d->q[i].started && !map_queue(d, &d->q[i]))
 			o = broken("queue %u lies outside the new memory table", i);
 	d->ops->changed(d->opaque);
 	return o;
@@ -380,8 +413,8 @@ static enum outcome set_vring_num(struct vhost_user_dev *d, const struct request
 		return broken("SET_VRING_NUM: %u entries (a power of two up to %u)", s.num,
 			      VRING_NUM_MAX);
 	sync_queue(d, s.index);
+	unmap_queue(q);		/* the addresses come again (SET_VRING_ADDR) */
 	q->num = s.num;
-	q->mapped = false;	/* the addresses come again (SET_VRING_ADDR) */
 	d->ops->changed(d->opaque);
 	return DONE;
 }
@@ -401,7 +434,6 @@ static enum outcome set_vring_addr(struct vhost_user_dev *d, const struct reques
 	q->avail = a.avail;
 	q->used = a.used;
 	q->have_addr = true;
-	q->mapped = false;
 	if (!map_queue(d, q))
 		return broken("queue %u lies outside guest memory (is guest RAM shared? "
 			      "-object memory-backend-memfd,share=on)", a.index);
@@ -430,10 +462,28 @@ static enum outcome get_vring_base(struct vhost_user_dev *d, const struct reques
 	if (!payload_state(rq, &s) || !(q = queue_at(d, s.index)))
 		return broken("GET_VRING_BASE: no such queue");
 	stop_queue(d, s.index);
-	s.num = q->mapped ? q->vr.last_avail : q->base;
-	q->base = (uint16_t)s.num;
+	/* Stopped: mapped again when it restarts (a new memory table
+	 * meanwhile need not hold its old addresses). */
+	unmap_queue(q);
+	s.num = q->base;
 	d->ops->changed(d->opaque);
 	return send_reply(d, rq, &s, sizeof(s)) ? REPLIED : broken("reply: %s", g_strerror(errno));
+}
+
+/* Kick, call and err descriptors must be eventfds, and are made
+ * non-blocking (QEMU's are already): a blocking descriptor, a pipe at EOF
+ * or a socket would let a front-end hang or spin the daemon. Where /proc
+ * cannot tell, O_NONBLOCK still keeps the loop from blocking. */
+static bool usable_eventfd(int fd)
+{
+	char link[64], want[] = "anon_inode:[eventfd]";
+	g_autofree char *path = g_strdup_printf("/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, link, sizeof(link));
+	int flags = fcntl(fd, F_GETFL);
+
+	if (n >= 0 && ((size_t)n != strlen(want) || memcmp(link, want, n)))
+		return false;
+	return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
 }
 
 /* SET_VRING_KICK/CALL/ERR: the queue, and its descriptor (or -1). */
@@ -446,6 +496,8 @@ static struct vhost_user_queue *vring_fd_request(struct vhost_user_dev *d,
 	if (!payload_u64(rq, &v) || !(v & VRING_NOFD) != !!d->nfds)
 		return NULL;
 	*fd = take_fd(d);
+	if (*fd >= 0 && !usable_eventfd(*fd))
+		return NULL;
 	return queue_at(d, v & VRING_IDX_MASK);
 }
 
@@ -457,11 +509,15 @@ static enum outcome set_vring_kick(struct vhost_user_dev *d, const struct reques
 
 	if (!(q = vring_fd_request(d, rq, &fd))) {
 		close_fd(&fd);
-		return broken("SET_VRING_KICK: no such queue, or no descriptor");
+		return broken("SET_VRING_KICK: no such queue, or no eventfd");
 	}
 	if (fd < 0)	/* polling mode: vmnetd sleeps until kicked */
 		return broken("SET_VRING_KICK without a descriptor (polling) is not supported");
 	stop_queue(d, q->index);
+	if (!q->mapped && !map_queue(d, q)) {
+		close_fd(&fd);
+		return broken("queue %u lies outside guest memory", q->index);
+	}
 	q->kick_fd = fd;
 	if (!loop_watch_add(d->loop, &q->kick_watch, fd, EPOLLIN, on_kick, q, &err)) {
 		close_fd(&q->kick_fd);
@@ -482,7 +538,7 @@ static enum outcome set_vring_call_or_err(struct vhost_user_dev *d, const struct
 
 	if (!(q = vring_fd_request(d, rq, &fd))) {
 		close_fd(&fd);
-		return broken("SET_VRING_%s: no such queue, or no descriptor",
+		return broken("SET_VRING_%s: no such queue, or no eventfd",
 			      call ? "CALL" : "ERR");
 	}
 	close_fd(call ? &q->call_fd : &q->err_fd);
@@ -716,8 +772,7 @@ bool vhost_user_init(struct vhost_user_dev *d, struct loop *l, int fd, unsigned 
 	*d = (struct vhost_user_dev){ .loop = l, .fd = fd, .ops = ops, .opaque = opaque,
 				      .name = name, .mtu = mtu };
 	for (unsigned i = 0; i < VHOST_USER_QUEUES; i++)
-		d->q[i] = (struct vhost_user_queue){ .dev = d, .index = i, .kick_fd = -1,
-						     .call_fd = -1, .err_fd = -1 };
+		fresh_queue(d, i);
 	d->hdr_len = VIRTIO_NET_HDR_LEN_LEGACY;
 	if (!loop_watch_add(l, &d->watch, fd, EPOLLIN, on_socket, d, err)) {
 		close_fd(&d->fd);

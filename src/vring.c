@@ -4,7 +4,8 @@
  * copy (the guest can change it under us); addresses are translated only
  * through the memory table, whole range at once; a chain may not be longer
  * than its table (so no loop goes round twice) nor than VRING_CHAIN_MAX
- * buffers; an indirect table may hold no indirect descriptor. Indices the
+ * buffers, nor visit more than VRING_VISIT_MAX descriptors (empty ones
+ * too); an indirect table may hold no indirect descriptor. Indices the
  * guest publishes are read with acquire and ours written with release
  * ordering, as virtio's memory model asks.
  */
@@ -119,12 +120,12 @@ static int walk(struct vring *vr, const struct vhost_mem *m, bool write, uint16_
 		struct vring_chain *c)
 {
 	const struct vring_desc *table = vr->desc;
-	unsigned num = vr->num, idx = head, steps = 0;
+	unsigned num = vr->num, idx = head, steps = 0, visits = 0;
 	bool indirect = false;
 	struct vring_desc d;
 
 	for (;;) {
-		if (take_desc(table, idx, m, write, c, &d) < 0)
+		if (++visits > VRING_VISIT_MAX || take_desc(table, idx, m, write, c, &d) < 0)
 			return -1;
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			if (indirect || !(table = indirect_table(m, &d, &num)))

@@ -17,6 +17,10 @@
 /* Descriptors one chain may have: a frame of 64 KiB in 4 KiB pieces plus a
  * header needs 18; more is a guest at play, and the chain is refused. */
 #define VRING_CHAIN_MAX		64
+/* Descriptors one chain may visit, empty and indirect ones included: twice
+ * the buffers it may have. Bounds the work a guest can ask per chain (a
+ * table of 32768 empty descriptors would otherwise be walked whole). */
+#define VRING_VISIT_MAX		(2 * VRING_CHAIN_MAX)
 
 #define VRING_DESC_F_NEXT	1
 #define VRING_DESC_F_WRITE	2

@@ -600,6 +600,31 @@ static void test_loops(void)
 	h_fini(&h);
 }
 
+/* Empty descriptors count too: a guest may not make one chain cost the
+ * daemon more than VRING_VISIT_MAX descriptors, looping or not. */
+static void test_chain_too_many_visits(void)
+{
+	struct h h;
+
+	h_init(&h, 256);
+	for (unsigned i = 0; i <= VRING_VISIT_MAX; i++)
+		set_desc(&h, i, A_DATA, 0, i < VRING_VISIT_MAX ? VRING_DESC_F_NEXT : 0,
+			 (uint16_t)(i + 1));
+	make_avail(&h, 0);
+	expect_refused(&h, false);
+	h_fini(&h);
+
+	/* A huge indirect table of empty descriptors. */
+	h_init(&h, 8);
+	for (unsigned i = 0; i < 1024; i++)
+		set_desc_at(&h, ITABLE, i, A_DATA, 0, i < 1023 ? VRING_DESC_F_NEXT : 0,
+			    (uint16_t)(i + 1));
+	set_desc(&h, 0, ITABLE, 16 * 1024, VRING_DESC_F_INDIRECT, 0);
+	make_avail(&h, 0);
+	expect_refused(&h, false);
+	h_fini(&h);
+}
+
 static void test_chain_too_long(void)
 {
 	struct h h;
@@ -1149,6 +1174,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/vring/refuse/next", test_bad_next);
 	g_test_add_func("/vring/refuse/loops", test_loops);
 	g_test_add_func("/vring/refuse/too-long", test_chain_too_long);
+	g_test_add_func("/vring/refuse/too-long-visits", test_chain_too_many_visits);
 	g_test_add_func("/vring/refuse/buffers", test_bad_buffers);
 	g_test_add_func("/vring/refuse/direction", test_wrong_direction);
 	g_test_add_func("/vring/refuse/indirect", test_bad_indirect);
