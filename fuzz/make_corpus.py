@@ -161,6 +161,67 @@ def tftp_rrq(name, options=b"", opcode=1):
 DGRAM = udp("192.168.56.101", "192.168.56.1", 40000, 7, b"x" * 2992)[20:]   # 3000 bytes
 
 
+# vhost-user (fuzz_vhost_user.c): a 2-byte guest RAM size in 256-byte units,
+# then records: control 0 a message (bits 2-3: 1 memfd copies, 2 eventfd
+# number, in bits 4-7), 1 a RAM write at a 3-byte offset, 2 a kick of eventfd
+# (bits 2-3), 3 a frame from the other port. Eventfds 0/1 kick queues 0/1,
+# 2/3 are their calls. QEMU 7.2's set-up of a 64 KiB guest, rings of 16.
+VU_RAM = 64 * 1024
+VU_UVA = 0x7F3A00000000
+VU_FEATURES = (1 << 32) | (1 << 15) | (1 << 3) | (1 << 16) | (1 << 28) | (1 << 29) | (1 << 30)
+
+
+def vu(req, payload=b"", flags=1, fds=0):
+    return (fds, struct.pack("<III", req, flags, len(payload)) + payload)
+
+
+def vu_u64(req, v, flags=1):
+    return vu(req, struct.pack("<Q", v), flags)
+
+
+def vu_fd(req, q, efd):
+    return vu(req, struct.pack("<Q", q), fds=2 << 2 | efd << 4)
+
+
+def vu_ring(q):
+    """Queue q's set-up: 16 entries, its parts at q * 4 KiB."""
+    base = VU_UVA + q * 0x1000
+    return [vu(8, struct.pack("<II", q, 16)), vu(10, struct.pack("<II", q, 0)),
+            vu(9, struct.pack("<IIQQQQ", q, 0, base, base + 0x200, base + 0x100, 0)),
+            vu_fd(12, q, q), vu_fd(13, q, 2 + q)]
+
+
+def vu_ram(off, data):
+    return (1, struct.pack("<I", off)[:3] + data)
+
+
+def vu_desc(q, i, addr, length, flags=0, nxt=0):
+    return vu_ram(q * 0x1000 + 16 * i, struct.pack("<QIHH", addr, length, flags, nxt))
+
+
+def vu_avail(q, heads):
+    return vu_ram(q * 0x1000 + 0x100, struct.pack("<HH", 0, len(heads)) +
+                  b"".join(struct.pack("<H", h) for h in heads))
+
+
+VU_SETUP = ([vu(1), vu(15), vu_u64(16, (1 << 3) | (1 << 4) | (1 << 13)), vu(3), vu(1),
+             vu_fd(13, 0, 2), vu_fd(13, 1, 3), vu_u64(2, VU_FEATURES),
+             vu(5, struct.pack("<IIQQQQ", 1, 0, 0, VU_RAM, VU_UVA, 0), flags=9, fds=1 << 2 | 1 << 4)] +
+            vu_ring(0) + vu_ring(1) +
+            [vu(18, struct.pack("<II", 0, 1)), vu(18, struct.pack("<II", 1, 1)),
+             vu_u64(20, 1500, flags=9)])
+# The guest sends an ARP request: a 12-byte header, then the frame.
+VU_TX = [vu_ram(0x4000, b"\0" * 12 + ARP_WHO_HAS_HOST), vu_desc(1, 0, 0x4000, 12 + len(ARP_WHO_HAS_HOST)),
+         vu_avail(1, [0]), (2 | 1 << 2, b"")]
+# The guest posts two receive buffers of 256 bytes (MRG_RXBUF) and one comes in.
+VU_RX = [vu_desc(0, 0, 0x8000, 256, 2), vu_desc(0, 1, 0x8100, 256, 2), vu_avail(0, [0, 1]),
+         (2, b""), (3, UDP_FRAME + b"x" * 300)]
+
+
+def vhost_user(*items):
+    return struct.pack("<H", VU_RAM // 256) + records(*items)
+
+
 CORPUS = {
     "stream_parser": {
         # [repeat - 1][bytes]: one read() each.
@@ -308,6 +369,13 @@ CORPUS = {
                         b"static=52:54:00:00:00:10=192.168.56.10=web;"
                         b"52:54:00:00:00:11=192.168.56.11=db\ndomainname=lab.example\n"),
         "overlap": b"na,mode=nat\nnb,mode=hostonly,net=10.0.2.0/24\n",
+    },
+    "vhost_user": {
+        "handshake-tx": vhost_user(*VU_SETUP, *VU_TX),
+        "handshake-rx": vhost_user(*VU_SETUP, *VU_RX),
+        # Stopped (GET_VRING_BASE), the frame posted, restarted where it left off.
+        "stop-restart": vhost_user(*VU_SETUP, vu(11, struct.pack("<II", 1, 0)), *VU_TX[:3],
+                                   vu(10, struct.pack("<II", 1, 0)), vu_fd(12, 1, 1)),
     },
     "netopts": {
         "qemu-defaults": b"net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,dhcpstart=10.0.2.15",

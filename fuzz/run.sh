@@ -15,7 +15,8 @@ secs=${1:-60}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(stream_parser switch dhcp_server dns frame uplink_hostonly
-                                     netconf netopts fraglimit portsec tftp_guard api vring)
+                                     netconf netopts fraglimit portsec tftp_guard api vring
+                                     vhost_user)
 dir=build-fuzz
 
 # Longest input per target: room for one maximal message plus a few more,
@@ -34,6 +35,7 @@ declare -A max_len=(
     [tftp_guard]=1024		# one request: a name of up to 512 bytes and its options
     [api]=4096			# a few request lines: a forward's is ~150 bytes
     [vring]=8208		# a 16-byte header and two 4 KiB regions of guest memory
+    [vhost_user]=8192		# a QEMU set-up (~1.5 KiB), rings, a few frames
 )
 
 # One JSON line per target, in the shape of meson's testlog.json, so
