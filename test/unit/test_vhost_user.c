@@ -1611,6 +1611,25 @@ static void send_kick_polling(struct fx *fx, struct fe *fe)
 	fe_send_u64(fe, VU_SET_VRING_KICK, 0, 1 | VU_NOFD);
 }
 
+/* Kick and call descriptors must be eventfds: a pipe nobody reads would
+ * block the daemon's interrupt, a file would take its writes. */
+static void send_call_pipe(struct fx *fx, struct fe *fe)
+{
+	int p[2];
+
+	(void)fx;
+	g_assert_cmpint(pipe(p), ==, 0);
+	fe_vring_fd(fe, VU_SET_VRING_CALL, 1, p[1]);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void send_kick_memfd(struct fx *fx, struct fe *fe)
+{
+	(void)fx;
+	fe_vring_fd(fe, VU_SET_VRING_KICK, 1, fe->mem_fd);
+}
+
 static const struct refusal refusals[] = {
 	{ "mem-past-file", send_mem_past_file, "SET_MEM_TABLE: region*" },
 	{ "mem-offset-past-file", send_mem_offset_past_file, "SET_MEM_TABLE: region*" },
@@ -1636,6 +1655,8 @@ static const struct refusal refusals[] = {
 	{ "num-255", send_num_not_power_of_2, "SET_VRING_NUM: 255 entries*" },
 	{ "unoffered-features", send_unoffered_features, "SET_FEATURES: *never offered" },
 	{ "kick-polling", send_kick_polling, "SET_VRING_KICK without a descriptor*" },
+	{ "call-pipe", send_call_pipe, "SET_VRING_CALL: *no eventfd" },
+	{ "kick-memfd", send_kick_memfd, "SET_VRING_KICK: *no eventfd" },
 };
 
 static void test_refused(struct fx *fx, gconstpointer data)
@@ -1758,6 +1779,34 @@ static void test_front_end_closes(struct fx *fx, gconstpointer data)
 	fe_release(fx, a);
 }
 
+/* QEMU goes away, or resets the device, while a kick waits in the same
+ * loop iteration: the kick must find its queue stopped, not a handler
+ * that is gone. The socket is made ready first, so its event comes first. */
+static void test_kick_pending(struct fx *fx, gconstpointer data)
+{
+	bool hangup = GPOINTER_TO_INT(data);
+	struct fe *a = &fx->fe[0];
+	uint8_t f[64];
+
+	fe_up(fx, a, QEMU_FEATURES);
+	make_frame(f, sizeof(f), nobody, A_MAC_LAST, 1);
+	guest_queue_tx(a, f, sizeof(f), 0);
+	if (hangup) {
+		close(a->sock);
+		a->sock = -1;
+	} else {
+		fe_send(a, 4 /* RESET_OWNER */, 0, NULL, 0);
+	}
+	kick_anyway(a, TXQ);
+	if (hangup) {
+		spin_until(fx, a->closed);
+		return;
+	}
+	expect_open(fx, a);
+	g_assert_cmpuint(fx->peer_frames->len, ==, 0);
+	g_assert_cmphex(fe_get_u64(fx, a, VU_GET_FEATURES) & BIT(F_VERSION_1), !=, 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const uint64_t with_event_idx = QEMU_FEATURES, without_event_idx = NO_EVENT_IDX;
@@ -1797,5 +1846,7 @@ int main(int argc, char **argv)
 	ADD("/vhost-user/net-set-mtu", test_mtu, NULL);
 	ADD("/vhost-user/get-config", test_get_config, NULL);
 	ADD("/vhost-user/front-end-closes", test_front_end_closes, NULL);
+	ADD("/vhost-user/kick-pending/hangup", test_kick_pending, GINT_TO_POINTER(1));
+	ADD("/vhost-user/kick-pending/reset", test_kick_pending, GINT_TO_POINTER(0));
 	return g_test_run();
 }
