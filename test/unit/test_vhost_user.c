@@ -1278,6 +1278,34 @@ static uint32_t fe_get_vring_base(struct fx *fx, struct fe *fe, unsigned q)
 	return s.num;
 }
 
+/* SET_VRING_ADDR again on a ring that ran (other front-ends re-send it,
+ * QEMU does for dirty logging): it goes on where it was, it does not go
+ * back to the SET_VRING_BASE it started from and send frames twice. */
+static void test_addr_again(struct fx *fx, gconstpointer data)
+{
+	struct fe *a = &fx->fe[0];
+	struct vu_addr ad = { .index = TXQ, .desc = UVA + QBASE(TXQ),
+			      .used = UVA + QBASE(TXQ) + USED_OFF,
+			      .avail = UVA + QBASE(TXQ) + AVAIL_OFF };
+	uint8_t f[64];
+
+	(void)data;
+	fe_up(fx, a, QEMU_FEATURES);
+	for (uint32_t i = 0; i < 3; i++) {
+		make_frame(f, sizeof(f), nobody, A_MAC_LAST, i);
+		guest_queue_tx(a, f, sizeof(f), 0);
+	}
+	guest_kick(a, TXQ);
+	spin_until(fx, fx->peer_frames->len == 3);
+	fe_send(a, VU_SET_VRING_ADDR, 0, &ad, sizeof(ad));
+	kick_anyway(a, TXQ);
+	spin(fx, 3);
+	g_assert_cmpuint(fx->peer_frames->len, ==, 3);
+	g_assert_cmpuint(used_idx(a, TXQ), ==, 3);
+	g_assert_cmpuint(fe_get_vring_base(fx, a, TXQ), ==, 3);
+	expect_open(fx, a);
+}
+
 static void test_stop_restart(struct fx *fx, gconstpointer data)
 {
 	struct fe *a = &fx->fe[0];
@@ -1830,6 +1858,7 @@ int main(int argc, char **argv)
 	ADD("/vhost-user/rx/backlog-flag", test_rx_backlog, &without_event_idx);
 	ADD("/vhost-user/rx/backlog-bound", test_rx_backlog_bound, NULL);
 	ADD("/vhost-user/stop-restart", test_stop_restart, NULL);
+	ADD("/vhost-user/addr-again", test_addr_again, NULL);
 	ADD("/vhost-user/hostile/avail-too-far", test_hostile_ring,
 	    GINT_TO_POINTER(AVAIL_TOO_FAR));
 	ADD("/vhost-user/hostile/desc-loop", test_hostile_ring, GINT_TO_POINTER(DESC_LOOP));
