@@ -31,10 +31,41 @@ bool frame_udp4(uint8_t *frame, size_t len, struct udp4_view *v)
 	return true;
 }
 
+/* Folds a 64-bit ones' complement sum to 16 bits (not inverted). */
+static uint32_t fold64(uint64_t s)
+{
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint32_t)s;
+}
+
 uint32_t frame_sum16(const uint8_t *p, size_t n, uint32_t sum)
 {
-	for (; n > 1; p += 2, n -= 2)
-		sum += get_be16(p);
+	uint64_t s = 0;
+	uint32_t w, le;
+
+	/* 32-bit words in host order: the ones' complement sum does not care
+	 * where the carries go round, only that byte pairs stay pairs, so a
+	 * byte swap of the folded result gives the big-endian sum (RFC 1071
+	 * 2(B)). Hot for vhost-user checksum offload: 64 KiB per frame. */
+	for (; n >= 4; p += 4, n -= 4) {
+		memcpy(&w, p, 4);
+		s += w;
+	}
+	if (n >= 2) {
+		uint16_t h;
+
+		memcpy(&h, p, 2);
+		s += h;
+		p += 2;
+		n -= 2;
+	}
+	le = fold64(s);
+	if (G_BYTE_ORDER == G_LITTLE_ENDIAN)
+		le = GUINT16_SWAP_LE_BE((uint16_t)le);
+	sum += le;
 	if (n)
 		sum += p[0] << 8;
 	return sum;
@@ -94,6 +125,62 @@ static uint16_t fold(uint32_t sum)
 uint16_t frame_checksum(const uint8_t *p, size_t n, uint32_t sum)
 {
 	return fold(frame_sum16(p, n, sum));
+}
+
+/* The pseudo-header sum and where the TCP/UDP packet lies, for a frame
+ * frame_l4_checksum_ok() can judge. */
+static bool l4_of(const uint8_t *frame, size_t len, uint32_t *sum, size_t *off, size_t *l4_len,
+		  uint8_t *proto)
+{
+	const uint8_t *ip = frame_ptr((uint8_t *)frame, len, ETH_HLEN, IP4_HLEN);
+	uint16_t type = len >= ETH_HLEN ? get_be16(frame + 12) : 0;
+
+	if (type == ETH_P_IPV4 && ip && ip[0] >> 4 == 4) {
+		size_t ihl = (ip[0] & 0xf) * 4u, tot = get_be16(ip + 2);
+
+		if (ihl < IP4_HLEN || tot < ihl || ETH_HLEN + tot > len || (get_be16(ip + 6) & 0x3fff))
+			return false;
+		*proto = ip[9];
+		*off = ETH_HLEN + ihl;
+		*l4_len = tot - ihl;
+		*sum = frame_sum16(ip + 12, 8, 0);
+	} else if (type == ETH_P_IPV6 && (ip = frame_ptr((uint8_t *)frame, len, ETH_HLEN, IP6_HLEN))) {
+		*proto = ip[6];
+		*off = ETH_HLEN + IP6_HLEN;
+		*l4_len = get_be16(ip + 4);
+		if (*off + *l4_len > len)
+			return false;
+		*sum = frame_sum16(ip + 8, 32, 0);
+	} else {
+		return false;
+	}
+	*sum += *proto + (uint32_t)*l4_len;
+	return *proto == IPPROTO_TCP_ || *proto == IPPROTO_UDP_;
+}
+
+bool frame_l4_checksum_ok(const uint8_t *frame, size_t len)
+{
+	size_t off, l4_len;
+	uint32_t sum;
+	uint8_t proto;
+
+	if (!l4_of(frame, len, &sum, &off, &l4_len, &proto) || l4_len < (proto == IPPROTO_TCP_ ? 20 : 8))
+		return false;
+	/* A UDP checksum of 0 over IPv4 means "none": nothing to vouch for. */
+	if (proto == IPPROTO_UDP_ && !get_be16(frame + off + 6))
+		return false;
+	return frame_checksum(frame + off, l4_len, sum) == 0;
+}
+
+bool frame_complete_checksum(uint8_t *frame, size_t len, size_t start, size_t offset)
+{
+	uint16_t csum;
+
+	if (start > len || offset > len - start || len - start - offset < 2)
+		return false;
+	csum = frame_checksum(frame + start, len - start, 0);
+	put_be16(frame + start + offset, csum ? csum : 0xffff);
+	return true;
 }
 
 void udp4_update_checksum(struct udp4_view *v)

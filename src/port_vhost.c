@@ -93,18 +93,29 @@ static void copy_frame(const struct vring_chain *c, size_t at, const struct iove
 	}
 }
 
-/* Fill chain @c with bytes [@done, @done + @w) of header + frame. */
+/* Fill chain @c with bytes [@done, @done + @w) of @hdr + frame. */
 static void fill_chain(const struct port_vhost *pv, const struct vring_chain *c, size_t done,
-		       size_t w, const struct iovec *src, int n)
+		       size_t w, const uint8_t *vnet_hdr, const struct iovec *src, int n)
 {
-	static const uint8_t zero_hdr[VIRTIO_NET_HDR_LEN];
 	size_t hdr = pv->dev.hdr_len, at = 0;
 
 	if (done < hdr) {
 		at = MIN(hdr - done, w);
-		vring_chain_write(c, 0, zero_hdr + done, at);
+		vring_chain_write(c, 0, vnet_hdr + done, at);
 	}
 	copy_frame(c, at, src, n, done + at - hdr, w - at);
+}
+
+/* The header a received frame gets: with GUEST_CSUM, DATA_VALID when we
+ * checked its TCP/UDP checksum (at host speed, so the emulated guest need
+ * not); a frame split in the port's queue is left to the guest. */
+static void rx_header(const struct port_vhost *pv, const struct iovec *src, int n,
+		      uint8_t hdr[VIRTIO_NET_HDR_LEN])
+{
+	memset(hdr, 0, VIRTIO_NET_HDR_LEN);
+	if ((pv->dev.features & (1ull << VIRTIO_NET_F_GUEST_CSUM)) && n == 1 &&
+	    frame_l4_checksum_ok(src[0].iov_base, src[0].iov_len))
+		hdr[0] = VIRTIO_NET_HDR_F_DATA_VALID;
 }
 
 /* Write one frame into receive buffers: 1 written, 0 not enough buffers
@@ -116,7 +127,10 @@ static int rx_put(struct port_vhost *pv, const struct iovec *src, int n, size_t 
 	bool mrg = pv->dev.features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
 	size_t total = pv->dev.hdr_len + len, done = 0;
 	uint16_t start = vr->last_avail;
+	uint8_t vnet_hdr[VIRTIO_NET_HDR_LEN];
 	unsigned bufs = 0;
+
+	rx_header(pv, src, n, vnet_hdr);
 
 	while (done < total) {
 		struct vring_chain *c = bufs ? &pv->chain : &pv->first;
@@ -137,7 +151,7 @@ static int rx_put(struct port_vhost *pv, const struct iovec *src, int n, size_t 
 			return r;
 		}
 		w = MIN(c->len, total - done);
-		fill_chain(pv, c, done, w, src, n);
+		fill_chain(pv, c, done, w, vnet_hdr, src, n);
 		pv->used[bufs++] = (struct rx_used){ c->head, w };
 		done += w;
 	}
@@ -218,16 +232,41 @@ static enum port_verdict vhost_deliver(struct port *p, const uint8_t *frame, siz
 	}
 }
 
+/* The header's checksum request, applied to our copy of the frame: a NIC
+ * with checksum offload (CSUM) sums from csum_start to the end. No GSO
+ * was offered, so a segmentation request is a guest at play. */
+static bool tx_offload(struct port_vhost *pv, const uint8_t *vnet_hdr, size_t len)
+{
+	uint16_t start, offset;
+
+	if (vnet_hdr[1] != VIRTIO_NET_HDR_GSO_NONE)
+		return false;
+	if (!(vnet_hdr[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		return true;
+	if (!(pv->dev.features & (1ull << VIRTIO_NET_F_CSUM)))
+		return false;
+	memcpy(&start, vnet_hdr + 6, 2);
+	memcpy(&offset, vnet_hdr + 8, 2);
+	return frame_complete_checksum(pv->frame, len, GUINT16_FROM_LE(start),
+				       GUINT16_FROM_LE(offset));
+}
+
 /* One transmitted chain: virtio-net header, then the frame. */
 static void tx_one(struct port_vhost *pv, const struct vring_chain *c)
 {
 	size_t hdr = pv->dev.hdr_len, len;
+	uint8_t vnet_hdr[VIRTIO_NET_HDR_LEN];
 
 	if (c->len < hdr + ETH_HLEN || c->len - hdr > VHOST_FRAME_MAX) {
 		pv->port.stats.rx_drops++;
 		return;
 	}
+	vring_chain_read(c, 0, vnet_hdr, hdr);
 	len = vring_chain_read(c, hdr, pv->frame, c->len - hdr);
+	if (!tx_offload(pv, vnet_hdr, len)) {
+		pv->port.stats.rx_drops++;
+		return;
+	}
 	port_input(&pv->port, pv->frame, len);
 }
 

@@ -55,6 +55,15 @@ uint32_t frame_sum16(const uint8_t *p, size_t n, uint32_t sum);
 /* The Internet checksum of @n bytes at @p on top of @sum (a pseudo-header's). */
 uint16_t frame_checksum(const uint8_t *p, size_t n, uint32_t sum);
 
+/* Does @frame hold an IPv4 (unfragmented) or IPv6 (no extension header)
+ * TCP or UDP packet, whole, whose checksum is right? False for anything
+ * else, including frames it cannot judge. */
+bool frame_l4_checksum_ok(const uint8_t *frame, size_t len);
+/* Completes a partial checksum as a NIC with checksum offload does (virtio's
+ * NEEDS_CSUM): the sum from @start to the end, stored at @start + @offset.
+ * False, the frame untouched, when that lies outside it. */
+bool frame_complete_checksum(uint8_t *frame, size_t len, size_t start, size_t offset);
+
 /* Recompute the UDP checksum after the payload changed (0 stays 0: none). */
 void udp4_update_checksum(struct udp4_view *v);
 

@@ -30,7 +30,14 @@
 #define VIRTIO_NET_HDR_LEN	12
 #define VIRTIO_NET_HDR_LEN_LEGACY 10
 
+/* virtio_net_hdr: flags (byte 0) and gso_type (byte 1). */
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM	1
+#define VIRTIO_NET_HDR_F_DATA_VALID	2
+#define VIRTIO_NET_HDR_GSO_NONE		0
+
 /* Feature bits (virtio 1.2 5.1.3, 6; vhost-user.rst). */
+#define VIRTIO_NET_F_CSUM		0
+#define VIRTIO_NET_F_GUEST_CSUM		1
 #define VIRTIO_NET_F_MTU		3
 #define VIRTIO_NET_F_MRG_RXBUF		15
 #define VIRTIO_NET_F_STATUS		16

@@ -143,12 +143,56 @@ static void test_bad_input(void)
 	g_assert_cmpuint(frame_build_reject4(out, f, full, our_mac), ==, 0);
 }
 
+/* RFC 1071's sum, two bytes at a time, folded: what frame_sum16() must
+ * agree with whatever its word size. */
+static uint16_t naive_sum(const uint8_t *p, size_t n, uint32_t sum)
+{
+	for (; n > 1; p += 2, n -= 2)
+		sum += (uint32_t)(p[0] << 8 | p[1]);
+	if (n)
+		sum += (uint32_t)p[0] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static uint16_t folded(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static void test_sum16(void)
+{
+	static uint8_t buf[65536 + 8];
+	GRand *r = g_rand_new_with_seed(1071);
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)g_rand_int(r);
+	/* Every length up to 64 at every alignment, then long ones. */
+	for (size_t off = 0; off < 8; off++)
+		for (size_t n = 0; n <= 64; n++)
+			g_assert_cmphex(folded(frame_sum16(buf + off, n, 0x1234)), ==,
+					naive_sum(buf + off, n, 0x1234));
+	for (unsigned k = 0; k < 200; k++) {
+		size_t off = g_rand_int_range(r, 0, 8), n = g_rand_int_range(r, 0, 65537);
+
+		g_assert_cmphex(folded(frame_sum16(buf + off, n, 0)), ==, naive_sum(buf + off, n, 0));
+	}
+	/* All ones: the carries of 16384 words go round right. */
+	memset(buf, 0xff, 65536);
+	g_assert_cmphex(folded(frame_sum16(buf, 65536, 0xffff)), ==, naive_sum(buf, 65536, 0xffff));
+	g_rand_free(r);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/frame/reject/rst-for-syn", test_rst_for_syn);
 	g_test_add_func("/frame/reject/icmp-for-udp", test_icmp_for_udp);
 	g_test_add_func("/frame/udp4", test_udp4);
+	g_test_add_func("/frame/sum16", test_sum16);
 	g_test_add_func("/frame/reject/bad-input", test_bad_input);
 	return g_test_run();
 }

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "fake_vm.h"
+#include "vmnetd/frame.h"
 #include "vmnetd/port_vhost.h"
 #include "vmnetd/switch.h"
 
@@ -877,11 +878,13 @@ static void test_handshake(struct fx *fx, gconstpointer data)
 	fe_up_with(fx, a, QEMU_FEATURES, &offered, &protocol);
 	/* What a virtio-net guest needs, with the MTU and link status. */
 	g_assert_cmphex(offered & QEMU_FEATURES, ==, QEMU_FEATURES);
-	/* No offloads (frames are whole), no MQ or control queue, no packed
-	 * ring, no migration log: none of them is served. */
-	for (unsigned bit = F_CSUM; bit <= F_HOST_UFO; bit++)
-		if (bit != F_MTU)
-			g_assert_cmphex(offered & BIT(bit), ==, 0);
+	/* Checksum offload both ways, but no segmentation (frames are
+	 * whole), no MQ or control queue, no packed ring, no migration log:
+	 * none of them is served. */
+	g_assert_cmphex(offered & (BIT(F_CSUM) | BIT(F_GUEST_CSUM)), ==,
+			BIT(F_CSUM) | BIT(F_GUEST_CSUM));
+	for (unsigned bit = F_GUEST_TSO4; bit <= F_HOST_UFO; bit++)
+		g_assert_cmphex(offered & BIT(bit), ==, 0);
 	g_assert_cmphex(offered & (BIT(F_CTRL_VQ) | BIT(F_MQ) | BIT(F_LOG_ALL) |
 				   BIT(F_RING_PACKED)), ==, 0);
 	g_assert_cmphex(protocol & (BIT(PF_REPLY_ACK) | BIT(PF_NET_MTU)), ==,
@@ -1306,6 +1309,88 @@ static void test_addr_again(struct fx *fx, gconstpointer data)
 	expect_open(fx, a);
 }
 
+/* An IPv4 UDP frame from @src_last to @dst, its checksum right. */
+static void make_udp_frame(uint8_t *f, size_t len, const uint8_t dst[6], uint8_t src_last)
+{
+	size_t udp_len = len - ETH_HLEN - IP4_HLEN;
+	uint8_t *ip = f + ETH_HLEN, *udp = ip + IP4_HLEN;
+	uint32_t sum;
+
+	make_frame(f, len, dst, src_last, 7);
+	put_be16(f + 12, ETH_P_IPV4);
+	memset(ip, 0, IP4_HLEN + UDP_HLEN);
+	ip[0] = 0x45;
+	put_be16(ip + 2, (uint16_t)(len - ETH_HLEN));
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP_;
+	memcpy(ip + 12, (const uint8_t[]){ 10, 0, 2, 15, 10, 0, 2, 16 }, 8);
+	put_be16(ip + 10, frame_checksum(ip, IP4_HLEN, 0));
+	put_be16(udp, 4000);
+	put_be16(udp + 2, 5000);
+	put_be16(udp + 4, (uint16_t)udp_len);
+	sum = frame_sum16(ip + 12, 8, IPPROTO_UDP_ + (uint32_t)udp_len);
+	put_be16(udp + 6, frame_checksum(udp, udp_len, sum));
+	g_assert_true(frame_l4_checksum_ok(f, len));
+}
+
+/* Checksum offload, as a Linux guest uses it when CSUM and GUEST_CSUM are
+ * acked: a frame sent with NEEDS_CSUM (the pseudo-header's sum in place)
+ * leaves with its checksum complete; a frame received whose checksum we
+ * checked says DATA_VALID, one whose checksum is wrong does not. */
+static void test_csum_offload(struct fx *fx, gconstpointer data)
+{
+	struct fe *a = &fx->fe[0];
+	uint8_t want[600], sent[600], good[300], bad[300];
+	uint16_t head, start = ETH_HLEN + IP4_HLEN, offset = 6, csum_le[2];
+	size_t udp_len = sizeof(sent) - start;
+	uint8_t *hdr;
+	uint32_t id, len;
+
+	(void)data;
+	fe_up(fx, a, QEMU_FEATURES | BIT(F_CSUM) | BIT(F_GUEST_CSUM));
+	make_udp_frame(want, sizeof(want), nobody, A_MAC_LAST);
+	memcpy(sent, want, sizeof(sent));
+	put_be16(sent + start + offset,
+		 ~frame_checksum(sent + ETH_HLEN + 12, 8, IPPROTO_UDP_ + (uint32_t)udp_len) &
+			 0xffff);
+	head = guest_queue_tx(a, sent, sizeof(sent), 0);
+	hdr = gp(a, TX_BUF(head), 12);
+	hdr[0] = 1;	/* NEEDS_CSUM */
+	csum_le[0] = GUINT16_TO_LE(start);
+	csum_le[1] = GUINT16_TO_LE(offset);
+	memcpy(hdr + 6, csum_le, 4);
+	g_assert_true(guest_kick(a, TXQ));
+	spin_until(fx, fx->peer_frames->len == 1);
+	expect_at_peer(fx, 0, want, sizeof(want));
+
+	/* A checksum position outside the frame: dropped, counted. */
+	head = guest_queue_tx(a, sent, sizeof(sent), 0);
+	hdr = gp(a, TX_BUF(head), 12);
+	hdr[0] = 1;
+	csum_le[0] = GUINT16_TO_LE(sizeof(sent) - 1);
+	memcpy(hdr + 6, csum_le, 4);
+	kick_anyway(a, TXQ);
+	spin_until(fx, used_idx(a, TXQ) == 2);
+	g_assert_cmpuint(fx->peer_frames->len, ==, 1);
+	g_assert_cmpuint(a->port->stats.rx_drops, ==, 1);
+
+	guest_post_rx(a, 2, RX_BUF_MAX);
+	guest_kick(a, RXQ);
+	make_udp_frame(good, sizeof(good), bcast, PEER_MAC_LAST);
+	memcpy(bad, good, sizeof(bad));
+	bad[sizeof(bad) - 1] ^= 0x40;
+	peer_send(fx, good, sizeof(good));
+	peer_send(fx, bad, sizeof(bad));
+	spin_until(fx, used_idx(a, RXQ) == 2);
+	used_elem(a, RXQ, 0, &id, &len);
+	g_assert_cmpuint(gp(a, RX_BUF(id), 1)[0], ==, 2);	/* DATA_VALID */
+	g_assert_cmpmem(gp(a, RX_BUF(id), len) + 12, len - 12, good, sizeof(good));
+	used_elem(a, RXQ, 1, &id, &len);
+	g_assert_cmpuint(gp(a, RX_BUF(id), 1)[0], ==, 0);
+	g_assert_cmpmem(gp(a, RX_BUF(id), len) + 12, len - 12, bad, sizeof(bad));
+	expect_open(fx, a);
+}
+
 static void test_stop_restart(struct fx *fx, gconstpointer data)
 {
 	struct fe *a = &fx->fe[0];
@@ -1630,7 +1715,7 @@ static void send_num_not_power_of_2(struct fx *fx, struct fe *fe)
 static void send_unoffered_features(struct fx *fx, struct fe *fe)
 {
 	(void)fx;
-	fe_send_u64(fe, VU_SET_FEATURES, 0, QEMU_FEATURES | BIT(F_CSUM));
+	fe_send_u64(fe, VU_SET_FEATURES, 0, QEMU_FEATURES | BIT(F_HOST_UFO));
 }
 
 static void send_kick_polling(struct fx *fx, struct fe *fe)
@@ -1859,6 +1944,7 @@ int main(int argc, char **argv)
 	ADD("/vhost-user/rx/backlog-bound", test_rx_backlog_bound, NULL);
 	ADD("/vhost-user/stop-restart", test_stop_restart, NULL);
 	ADD("/vhost-user/addr-again", test_addr_again, NULL);
+	ADD("/vhost-user/csum-offload", test_csum_offload, NULL);
 	ADD("/vhost-user/hostile/avail-too-far", test_hostile_ring,
 	    GINT_TO_POINTER(AVAIL_TOO_FAR));
 	ADD("/vhost-user/hostile/desc-loop", test_hostile_ring, GINT_TO_POINTER(DESC_LOOP));
