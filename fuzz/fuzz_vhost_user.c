@@ -178,21 +178,6 @@ struct world {
 	GByteArray *replies;		/* bytes read, not yet a whole reply */
 };
 
-static void quit_loop(void *opaque)
-{
-	loop_quit(opaque);
-}
-
-/* One iteration that does not wait: a timer due already quits it. */
-static void one_iteration(struct loop *l)
-{
-	struct loop_timer *t = loop_timer_new(l, quit_loop, l);
-
-	loop_timer_arm(t, loop_now(l));
-	loop_run(l);
-	loop_timer_free(t);
-}
-
 static unsigned count_fds(void)
 {
 	GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
@@ -253,7 +238,7 @@ static void world_fini(struct world *w)
 {
 	close(w->sock);
 	for (unsigned i = 0; i < HANGUP_ITERATIONS && !w->closed; i++)
-		one_iteration(w->l);
+		loop_run_once(w->l);
 	FUZZ_CHECK(w->closed);
 	port_set_free(w->set);
 	switch_free(w->sw);
@@ -409,7 +394,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len)
 			act(&w, rec, len);
 		g_free(rec);
-		one_iteration(w.l);
+		loop_run_once(w.l);
 		read_replies(&w);
 		if (w.vhost)
 			FUZZ_CHECK(w.vhost->backlog <= VHOST_QUEUE_SIZE);

@@ -357,3 +357,18 @@ void loop_run(struct loop *l)
 	while (!l->quit)
 		iterate(l);
 }
+
+static void quit_now(void *opaque)
+{
+	loop_quit(opaque);
+}
+
+void loop_run_once(struct loop *l)
+{
+	/* A timer due already makes the poll not wait, and quits. */
+	struct loop_timer *t = loop_timer_new(l, quit_now, l);
+
+	loop_timer_arm(t, loop_now(l));
+	loop_run(l);
+	loop_timer_free(t);
+}

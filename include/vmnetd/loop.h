@@ -35,6 +35,9 @@ typedef int (*loop_hook_fn)(void *opaque, struct loop *l);
 struct loop *loop_new(void);
 void loop_free(struct loop *l);
 void loop_run(struct loop *l);
+/* One iteration that does not sleep (tests and fuzz targets drive the
+ * loop step by step with it). */
+void loop_run_once(struct loop *l);
 void loop_quit(struct loop *l);
 
 int64_t clock_now_ns(void);

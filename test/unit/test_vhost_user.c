@@ -217,26 +217,11 @@ static bool logged(const char *pattern)
 
 /* ---- the daemon's loop ---- */
 
-static void quit_loop(void *opaque)
-{
-	loop_quit(opaque);
-}
-
-/* One loop iteration that does not wait: a timer due already quits it. */
-static void one_iteration(struct loop *l)
-{
-	struct loop_timer *t = loop_timer_new(l, quit_loop, l);
-
-	loop_timer_arm(t, loop_now(l));
-	loop_run(l);
-	loop_timer_free(t);
-}
-
 /* Iterate until @cond holds (at most SPIN_MAX times), then insist on it. */
 #define spin_until(fx, cond)							\
 	do {									\
 		for (unsigned spin_ = 0; spin_ < SPIN_MAX && !(cond); spin_++)	\
-			one_iteration((fx)->l);					\
+			loop_run_once((fx)->l);					\
 		g_assert_true(cond);						\
 	} while (0)
 
@@ -244,7 +229,7 @@ static void one_iteration(struct loop *l)
 static void spin(struct fx *fx, unsigned n)
 {
 	while (n--)
-		one_iteration(fx->l);
+		loop_run_once(fx->l);
 }
 
 static unsigned count_fds(void)
