@@ -396,19 +396,18 @@ static char *qemu_dgram_args(const struct endpoint *ep, const char *id)
 
 /* -netdev vhost-user: vmnetd reads the guest's rings in its shared RAM;
  * host_mtu= gives the guest the network's MTU through virtio's config,
- * reconnect=1 brings the VM back when vmnetd restarts. Without KVM, QEMU
- * 7.2 dereferences a NULL irqfd table when vhost-user starts on an MSI-X
- * device (virtio_pci_one_vector_unmask); vectors=0 (INTx) avoids it. */
+ * reconnect=1 brings the VM back when vmnetd restarts. Under TCG (QEMU's
+ * default accelerator), QEMU 7.2 dereferences a NULL irqfd table when
+ * vhost-user starts on an MSI-X device (virtio_pci_one_vector_unmask);
+ * vectors=0 (INTx) avoids it, and also works under KVM. */
 static char *qemu_vhost_args(const struct endpoint *ep, const char *id, unsigned mtu)
 {
-	bool kvm = access("/dev/kvm", R_OK | W_OK) == 0;
-
 	return g_strdup_printf("-m " QEMU_VHOST_RAM " -object memory-backend-memfd,id=%s-mem,"
 			       "size=" QEMU_VHOST_RAM ",share=on -machine memory-backend=%s-mem "
 			       "-chardev socket,id=%s-chr,path=%s,reconnect=1 "
 			       "-netdev vhost-user,id=%s,chardev=%s-chr "
-			       "-device virtio-net-pci,netdev=%s,host_mtu=%u%s", id, id, id, ep->path,
-			       id, id, id, mtu, kvm ? "" : ",vectors=0");
+			       "-device virtio-net-pci,netdev=%s,host_mtu=%u,vectors=0", id, id, id,
+			       ep->path, id, id, id, mtu);
 }
 
 char *endpoint_qemu_args(const struct endpoint *ep, const char *id, unsigned mtu)

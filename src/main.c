@@ -289,6 +289,9 @@ static char *qemu_args_text(const struct vmnetd_config *cfg)
 					       "arguments:\n  %s,mac=52:54:00:%02x:%02x:%02x\n",
 					       nc->name, name, args, (pid >> 8) & 0xff, pid & 0xff,
 					       n & 0xff);
+			if (ep->vhost)
+				g_string_append(out, "  (size= must equal -m; vectors=0 avoids a QEMU 7.2 "
+						"crash under TCG, and with -accel kvm may go)\n");
 		}
 	}
 	if (n)

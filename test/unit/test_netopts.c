@@ -201,6 +201,20 @@ static void test_endpoints(void)
 		"addr.path=/run/a.sock -device virtio-net-pci,netdev=n0");
 	endpoint_clear(&ep);
 
+	g_assert_true(endpoint_parse("vhost-user:/run/v.sock", "--listen", &ep, NULL));
+	g_assert_true(ep.vhost);
+	g_clear_pointer(&args, g_free);
+	args = endpoint_qemu_args(&ep, "n1", 1500);
+	g_assert_cmpstr(args, ==, "-m 1G -object memory-backend-memfd,id=n1-mem,size=1G,share=on "
+		"-machine memory-backend=n1-mem -chardev socket,id=n1-chr,path=/run/v.sock,"
+		"reconnect=1 -netdev vhost-user,id=n1,chardev=n1-chr "
+		"-device virtio-net-pci,netdev=n1,host_mtu=1500,vectors=0");
+	g_clear_pointer(&s, g_free);
+	s = endpoint_to_string(&ep);
+	g_assert_cmpstr(s, ==, "vhost-user:/run/v.sock");
+	g_clear_pointer(&s, g_free);
+	endpoint_clear(&ep);
+
 	g_assert_true(endpoint_parse("tcp:5555", "--listen", &ep, NULL));
 	g_assert_cmpstr(ep.host, ==, "127.0.0.1");
 	g_assert_cmpuint(ep.port, ==, 5555);
