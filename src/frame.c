@@ -71,7 +71,6 @@ uint32_t frame_sum16(const uint8_t *p, size_t n, uint32_t sum)
 	return sum;
 }
 
-/* The ones' complement of the folded ones' complement sum. */
 bool frame_is_ip4_fragment(const uint8_t *frame, size_t len)
 {
 	const uint8_t *ip = frame_ip4((uint8_t *)frame, len);
@@ -115,11 +114,10 @@ bool frame_l4_dst6(const uint8_t *frame, size_t len, uint8_t *proto, struct in6_
 	return true;
 }
 
+/* The ones' complement of the folded ones' complement sum. */
 static uint16_t fold(uint32_t sum)
 {
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum & 0xffff;
+	return ~fold64(sum) & 0xffff;
 }
 
 uint16_t frame_checksum(const uint8_t *p, size_t n, uint32_t sum)
