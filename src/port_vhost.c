@@ -25,7 +25,6 @@ struct rx_used {
 struct port_vhost {
 	struct port port;		/* first: the port layer sees only this */
 	struct vhost_user_dev dev;
-	bool rx_live;
 	bool publish[VHOST_USER_QUEUES];	/* pushed, not yet published */
 	const char *broken;		/* a ring the guest broke: closed at publish */
 	struct vring_chain first, chain;	/* receive: the frame's first buffer, the next */
@@ -38,6 +37,12 @@ struct port_vhost {
 static struct port_vhost *of(struct port *p)
 {
 	return (struct port_vhost *)p;
+}
+
+/* Can frames for the VM go into its receive queue now? */
+static bool rx_live(const struct port_vhost *pv)
+{
+	return vhost_user_live(&pv->dev, VHOST_USER_RXQ);
 }
 
 /* Close the port once the iteration's deliveries are over (a deliver op
@@ -97,7 +102,7 @@ static void copy_frame(const struct vring_chain *c, size_t at, const struct iove
 static void fill_chain(const struct port_vhost *pv, const struct vring_chain *c, size_t done,
 		       size_t w, const uint8_t *vnet_hdr, const struct iovec *src, int n)
 {
-	size_t hdr = pv->dev.hdr_len, at = 0;
+	size_t hdr = vhost_user_hdr_len(&pv->dev), at = 0;
 
 	if (done < hdr) {
 		at = MIN(hdr - done, w);
@@ -125,7 +130,7 @@ static int rx_put(struct port_vhost *pv, const struct iovec *src, int n, size_t 
 {
 	struct vring *vr = &pv->dev.q[VHOST_USER_RXQ].vr;
 	bool mrg = pv->dev.features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
-	size_t total = pv->dev.hdr_len + len, done = 0;
+	size_t total = vhost_user_hdr_len(&pv->dev) + len, done = 0;
 	uint16_t start = vr->last_avail;
 	uint8_t vnet_hdr[VIRTIO_NET_HDR_LEN];
 	unsigned bufs = 0;
@@ -142,7 +147,7 @@ static int rx_put(struct port_vhost *pv, const struct iovec *src, int n, size_t 
 			return -2;
 		}
 		r = vring_pop(vr, &pv->dev.mem, true, c);
-		if (r > 0 && (!c->len || (!bufs && c->len < pv->dev.hdr_len)))
+		if (r > 0 && (!c->len || (!bufs && c->len < vhost_user_hdr_len(&pv->dev))))
 			r = -1;		/* no room for the header: no valid driver posts it */
 		if (r == 0 && (uint16_t)(vr->last_avail - start) >= vr->num)
 			r = -2;		/* the whole ring is too small: never fits */
@@ -155,7 +160,7 @@ static int rx_put(struct port_vhost *pv, const struct iovec *src, int n, size_t 
 		pv->used[bufs++] = (struct rx_used){ c->head, w };
 		done += w;
 	}
-	if (pv->dev.hdr_len == VIRTIO_NET_HDR_LEN) {
+	if (vhost_user_hdr_len(&pv->dev) == VIRTIO_NET_HDR_LEN) {
 		uint16_t num_buffers = bufs;
 
 		vring_chain_write(&pv->first, VIRTIO_NET_HDR_LEN - 2, &num_buffers, 2);
@@ -175,7 +180,7 @@ static bool vhost_flush(struct port *p)
 	struct iovec iov[2];
 	int n;
 
-	if (!pv->rx_live || pv->broken)
+	if (!rx_live(pv) || pv->broken)
 		return true;
 	/* A second pass for buffers added while kicks were off; more than
 	 * that waits for the next iteration, so a guest that keeps moving
@@ -215,7 +220,7 @@ static enum port_verdict vhost_deliver(struct port *p, const uint8_t *frame, siz
 
 	/* A guest whose driver is not running (or QEMU stopped) is a NIC
 	 * with its link down: frames for it are dropped, nobody waits. */
-	if (!pv->rx_live || pv->broken || len > p->max_frame)
+	if (!rx_live(pv) || pv->broken || len > p->max_frame)
 		return PORT_DROPPED;
 	if (txring_used(&p->tx))	/* keep the order */
 		return port_queue(p, frame, len);
@@ -254,7 +259,7 @@ static bool tx_offload(struct port_vhost *pv, const uint8_t *vnet_hdr, size_t le
 /* One transmitted chain: virtio-net header, then the frame. */
 static void tx_one(struct port_vhost *pv, const struct vring_chain *c)
 {
-	size_t hdr = pv->dev.hdr_len, len;
+	size_t hdr = vhost_user_hdr_len(&pv->dev), len;
 	uint8_t vnet_hdr[VIRTIO_NET_HDR_LEN];
 
 	if (c->len < hdr + ETH_HLEN || c->len - hdr > VHOST_FRAME_MAX) {
@@ -328,8 +333,7 @@ static void on_changed(void *opaque)
 {
 	struct port_vhost *pv = opaque;
 
-	pv->rx_live = vhost_user_live(&pv->dev, VHOST_USER_RXQ);
-	if (!pv->rx_live)
+	if (!rx_live(pv))
 		port_drop_queue(&pv->port);
 	else
 		port_mark_dirty(&pv->port);
@@ -365,10 +369,7 @@ static void vhost_publish(struct port *p)
 
 static void vhost_close(struct port *p)
 {
-	struct port_vhost *pv = of(p);
-
-	pv->rx_live = false;
-	vhost_user_fini(&pv->dev);
+	vhost_user_fini(&of(p)->dev);
 }
 
 static const struct port_ops vhost_ops = {

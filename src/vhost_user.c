@@ -301,7 +301,6 @@ static void reset_device(struct vhost_user_dev *d)
 		fresh_queue(d, i);
 	}
 	d->features = 0;
-	d->hdr_len = VIRTIO_NET_HDR_LEN_LEGACY;
 }
 
 /* Guest RAM lives in memory (tmpfs: memfd, /dev/shm; or hugetlbfs): a file
@@ -386,8 +385,6 @@ static enum outcome set_features(struct vhost_user_dev *d, const struct request 
 		return broken("SET_FEATURES: %#" G_GINT64_MODIFIER "x were never offered",
 			      f & ~vhost_user_offered_features());
 	d->features = f;
-	d->hdr_len = has_feature(d, VIRTIO_F_VERSION_1) || has_feature(d, VIRTIO_NET_F_MRG_RXBUF) ?
-			     VIRTIO_NET_HDR_LEN : VIRTIO_NET_HDR_LEN_LEGACY;
 	for (unsigned i = 0; i < VHOST_USER_QUEUES; i++) {
 		d->q[i].vr.event_idx = has_feature(d, VIRTIO_RING_F_EVENT_IDX);
 		/* Without protocol features a ring is enabled from the start. */
@@ -777,7 +774,6 @@ bool vhost_user_init(struct vhost_user_dev *d, struct loop *l, int fd, unsigned 
 				      .name = name, .mtu = mtu };
 	for (unsigned i = 0; i < VHOST_USER_QUEUES; i++)
 		fresh_queue(d, i);
-	d->hdr_len = VIRTIO_NET_HDR_LEN_LEGACY;
 	if (!loop_watch_add(l, &d->watch, fd, EPOLLIN, on_socket, d, err)) {
 		close_fd(&d->fd);
 		return false;

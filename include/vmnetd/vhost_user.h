@@ -88,7 +88,6 @@ struct vhost_user_dev {
 	unsigned guest_mtu;		/* NET_SET_MTU, 0 until then */
 	uint64_t features;		/* acked by the front-end */
 	uint64_t protocol_features;
-	size_t hdr_len;			/* virtio-net header on each buffer */
 	struct vhost_mem mem;
 	void *map_base[VHOST_MEM_MAX_REGIONS];
 	size_t map_len[VHOST_MEM_MAX_REGIONS];
@@ -107,6 +106,12 @@ bool vhost_user_init(struct vhost_user_dev *d, struct loop *l, int fd, unsigned 
 		     GError **err);
 /* Closes the connection, its eventfds and unmaps guest memory; twice is harmless. */
 void vhost_user_fini(struct vhost_user_dev *d);
+/* The virtio-net header on each buffer, as the acked features make it. */
+static inline size_t vhost_user_hdr_len(const struct vhost_user_dev *d)
+{
+	return d->features & ((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MRG_RXBUF)) ?
+		       VIRTIO_NET_HDR_LEN : VIRTIO_NET_HDR_LEN_LEGACY;
+}
 /* May queue @q be used now: memory mapped, started, enabled? */
 bool vhost_user_live(const struct vhost_user_dev *d, unsigned q);
 /* Interrupt the guest for queue @q (its call eventfd, if it gave one). */
